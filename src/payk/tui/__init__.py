@@ -1,0 +1,5 @@
+"""payk.tui."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
