@@ -5,27 +5,55 @@ Strategy: every other module asks for an operation by purpose (``sign``, ``aead_
 libraries are turned here into payk's: any authentication failure is one opaque
 ``DecryptionError``. Randomness is drawn only by the thin ``random_bytes`` and ``*_generate``
 wrappers, so the deterministic ``_from_parts`` functions elsewhere can be tested with vectors.
+vodozemac objects stay inside ``OlmAccount`` and ``OlmSession``, which speak bytes only.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
+import hmac
 import os
 
+import vodozemac
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import NameOID
 
-from payk.errors import DecryptionError, UsageError
+from payk.errors import DecryptionError, LocalProtocolError, RemoteProtocolError, UsageError
 
 __all__ = [
+    "AEAD_KEY_LEN",
+    "AEAD_NONCE_LEN",
+    "AEAD_TAG_LEN",
+    "CURVE25519_KEY_LEN",
+    "KEM_CIPHERTEXT_LEN",
+    "KEM_DECAPSULATION_KEY_LEN",
+    "KEM_ENCAPSULATION_KEY_LEN",
+    "KEM_SHARED_SECRET_LEN",
+    "PICKLE_KEY_LEN",
     "SIGNATURE_LEN",
     "SIGNING_KEY_LEN",
+    "OlmAccount",
+    "OlmSession",
+    "aead_open",
+    "aead_seal",
+    "check_curve25519_public",
+    "check_kem_encapsulation_key",
+    "constant_time_equal",
+    "hkdf",
+    "kem_decap",
+    "kem_encap",
+    "kem_generate",
+    "kem_public_key",
     "random_bytes",
     "self_signed_certificate",
+    "sha256",
     "sign",
     "signing_key_generate",
     "signing_public_key",
@@ -35,6 +63,15 @@ __all__ = [
 
 SIGNING_KEY_LEN = 32
 SIGNATURE_LEN = 64
+AEAD_KEY_LEN = 32
+AEAD_NONCE_LEN = 12
+AEAD_TAG_LEN = 16
+CURVE25519_KEY_LEN = 32
+KEM_ENCAPSULATION_KEY_LEN = 1184
+KEM_DECAPSULATION_KEY_LEN = 64  # the FIPS 203 seed (d || z), from which the key is rebuilt
+KEM_CIPHERTEXT_LEN = 1088
+KEM_SHARED_SECRET_LEN = 32
+PICKLE_KEY_LEN = 32
 
 
 def random_bytes(n: int) -> bytes:
@@ -119,3 +156,276 @@ def spki_fingerprint(certificate: bytes) -> bytes:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return hashlib.sha256(spki).digest()
+
+
+# --- Hashing, key derivation, authenticated encryption -----------------------------------------
+
+
+def sha256(data: bytes) -> bytes:
+    """SHA-256 of ``data``."""
+    return hashlib.sha256(data).digest()
+
+
+def constant_time_equal(a: bytes, b: bytes) -> bool:
+    """Compare two byte strings without leaking where they differ."""
+    return hmac.compare_digest(a, b)
+
+
+def hkdf(ikm: bytes, *, salt: bytes, info: bytes, length: int = 32) -> bytes:
+    """HKDF-SHA256 (RFC 5869) of ``ikm``; ``info`` must start with a ``payk/v1/...`` label."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+
+
+def aead_seal(key: bytes, nonce: bytes, plaintext: bytes, associated: bytes) -> bytes:
+    """ChaCha20-Poly1305 (RFC 8439): ciphertext with its 16-byte tag appended.
+
+    Raises:
+        LocalProtocolError: the key is not 32 bytes or the nonce not 12 (a caller bug).
+    """
+    _check_aead_parameters(key, nonce)
+    return ChaCha20Poly1305(key).encrypt(nonce, plaintext, associated)
+
+
+def aead_open(key: bytes, nonce: bytes, ciphertext: bytes, associated: bytes) -> bytes:
+    """Open a ChaCha20-Poly1305 ciphertext sealed by :func:`aead_seal`.
+
+    Raises:
+        DecryptionError: wrong key, nonce or associated data, or a tampered ciphertext.
+    """
+    _check_aead_parameters(key, nonce)
+    try:
+        return ChaCha20Poly1305(key).decrypt(nonce, ciphertext, associated)
+    except InvalidTag as exc:
+        raise DecryptionError() from exc
+
+
+def _check_aead_parameters(key: bytes, nonce: bytes) -> None:
+    if len(key) != AEAD_KEY_LEN or len(nonce) != AEAD_NONCE_LEN:
+        raise LocalProtocolError("an AEAD key is 32 bytes and its nonce 12 bytes")
+
+
+# --- ML-KEM-768 (FIPS 203) ---------------------------------------------------------------------
+
+
+def kem_generate() -> tuple[bytes, bytes]:
+    """A fresh ML-KEM-768 key pair: (64-byte decapsulation seed, 1184-byte encapsulation key)."""
+    key = mlkem.MLKEM768PrivateKey.generate()
+    return key.private_bytes_raw(), key.public_key().public_bytes_raw()
+
+
+def kem_public_key(decapsulation_key: bytes) -> bytes:
+    """The encapsulation key belonging to a decapsulation seed."""
+    return _kem_private(decapsulation_key).public_key().public_bytes_raw()
+
+
+def check_kem_encapsulation_key(encapsulation_key: bytes) -> None:
+    """Refuse an encapsulation key of the wrong length or with out-of-range coefficients.
+
+    Raises:
+        RemoteProtocolError: the key is not a valid ML-KEM-768 encapsulation key.
+    """
+    _kem_public(encapsulation_key)
+
+
+def kem_encap(encapsulation_key: bytes) -> tuple[bytes, bytes]:
+    """Encapsulate to ``encapsulation_key``: (32-byte shared secret, 1088-byte ciphertext).
+
+    Raises:
+        RemoteProtocolError: the key is not a valid ML-KEM-768 encapsulation key.
+    """
+    shared, ciphertext = _kem_public(encapsulation_key).encapsulate()
+    return shared, ciphertext
+
+
+def kem_decap(decapsulation_key: bytes, ciphertext: bytes) -> bytes:
+    """The shared secret in ``ciphertext``.
+
+    ML-KEM rejects implicitly: a tampered ciphertext yields an unrelated secret, so the AEAD
+    that uses the secret is what fails.
+
+    Raises:
+        RemoteProtocolError: the ciphertext has the wrong length.
+    """
+    if len(ciphertext) != KEM_CIPHERTEXT_LEN:
+        raise RemoteProtocolError("an ML-KEM-768 ciphertext is 1088 bytes")
+    return _kem_private(decapsulation_key).decapsulate(ciphertext)
+
+
+def _kem_public(encapsulation_key: bytes) -> mlkem.MLKEM768PublicKey:
+    if len(encapsulation_key) != KEM_ENCAPSULATION_KEY_LEN:
+        raise RemoteProtocolError("an ML-KEM-768 encapsulation key is 1184 bytes")
+    try:
+        return mlkem.MLKEM768PublicKey.from_public_bytes(encapsulation_key)
+    except ValueError as exc:
+        raise RemoteProtocolError("not a valid ML-KEM-768 encapsulation key") from exc
+
+
+def _kem_private(decapsulation_key: bytes) -> mlkem.MLKEM768PrivateKey:
+    if len(decapsulation_key) != KEM_DECAPSULATION_KEY_LEN:
+        raise LocalProtocolError("an ML-KEM-768 decapsulation seed is 64 bytes")
+    return mlkem.MLKEM768PrivateKey.from_seed_bytes(decapsulation_key)
+
+
+# --- Curve25519 key checks ---------------------------------------------------------------------
+
+# Any fixed scalar works: every small-order point times a clamped scalar is the identity,
+# which X25519 reports as an all-zero secret and pyca refuses.
+_PROBE_SCALAR = hashlib.sha256(b"payk/v1/curve25519/probe").digest()
+
+
+def check_curve25519_public(key: bytes) -> None:
+    """Refuse a Curve25519 public key of the wrong length, zero, or of small order.
+
+    Raises:
+        RemoteProtocolError: the key is unusable.
+    """
+    if len(key) != CURVE25519_KEY_LEN:
+        raise RemoteProtocolError("a Curve25519 key is 32 bytes")
+    probe = x25519.X25519PrivateKey.from_private_bytes(_PROBE_SCALAR)
+    try:
+        probe.exchange(x25519.X25519PublicKey.from_public_bytes(key))
+    except ValueError as exc:
+        raise RemoteProtocolError("a Curve25519 key is zero or of small order") from exc
+
+
+# --- vodozemac Olm -----------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def _check_pickle_key(key: bytes) -> None:
+    if len(key) != PICKLE_KEY_LEN:
+        raise LocalProtocolError("a pickle key is 32 bytes")
+
+
+class OlmAccount:
+    """A vodozemac Olm account: the Curve25519 and Ed25519 identity keys and one-time keys."""
+
+    __slots__ = ("_account",)
+
+    def __init__(self, account: vodozemac.Account | None = None) -> None:
+        self._account = account if account is not None else vodozemac.Account()
+
+    @property
+    def curve25519(self) -> bytes:
+        """The 32-byte Curve25519 identity key."""
+        return self._account.curve25519_key.to_bytes()
+
+    @property
+    def ed25519(self) -> bytes:
+        """The 32-byte Ed25519 identity key."""
+        return _unb64(self._account.ed25519_key.to_base64())
+
+    def sign(self, data: bytes) -> bytes:
+        """A 64-byte Ed25519 signature of ``data`` by the identity key."""
+        return _unb64(self._account.sign(data).to_base64())
+
+    def new_one_time_key(self) -> bytes:
+        """Generate, publish and return one fresh Curve25519 one-time key."""
+        self._account.generate_one_time_keys(1)
+        keys = self._account.one_time_keys
+        self._account.mark_keys_as_published()
+        return next(iter(keys.values())).to_bytes()
+
+    def outbound(self, identity_key: bytes, one_time_key: bytes) -> OlmSession:
+        """Start an Olm session to a peer's identity key and one of its one-time keys."""
+        session = self._account.create_outbound_session(
+            vodozemac.Curve25519PublicKey.from_bytes(identity_key),
+            vodozemac.Curve25519PublicKey.from_bytes(one_time_key),
+        )
+        return OlmSession(session)
+
+    def inbound(
+        self, sender_key: bytes, message_type: int, message: bytes
+    ) -> tuple[OlmSession, bytes]:
+        """Answer a pre-key message; consumes the one-time key it names.
+
+        Raises:
+            DecryptionError: not a pre-key message for this account, or it fails to decrypt.
+        """
+        try:
+            pre_key = vodozemac.AnyOlmMessage.from_parts(message_type, message).to_pre_key()
+            if pre_key is None:
+                raise DecryptionError()
+            session, plaintext = self._account.create_inbound_session(
+                vodozemac.Curve25519PublicKey.from_bytes(sender_key), pre_key
+            )
+        except ValueError as exc:
+            raise DecryptionError() from exc
+        return OlmSession(session), plaintext
+
+    def pickle(self, key: bytes) -> bytes:
+        """The account encrypted with the 32-byte ``key`` (vodozemac pickle)."""
+        _check_pickle_key(key)
+        return self._account.pickle(key).encode("ascii")
+
+    @classmethod
+    def from_pickle(cls, data: bytes, key: bytes) -> OlmAccount:
+        """Restore an account from :meth:`pickle`.
+
+        Raises:
+            DecryptionError: wrong key or damaged pickle.
+        """
+        _check_pickle_key(key)
+        try:
+            return cls(vodozemac.Account.from_pickle(data.decode("ascii"), key))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DecryptionError("the stored account could not be opened") from exc
+
+
+class OlmSession:
+    """A vodozemac Olm session (3DH + Double Ratchet); messages are (type, bytes) pairs."""
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: vodozemac.Session) -> None:
+        self._session = session
+
+    def encrypt(self, plaintext: bytes) -> tuple[int, bytes]:
+        """Encrypt and advance the ratchet: (0 for pre-key or 1 for normal, message bytes)."""
+        return self._session.encrypt(plaintext).to_parts()
+
+    def decrypt(self, message_type: int, message: bytes) -> bytes:
+        """Decrypt a message; on failure the session is left exactly as it was.
+
+        Raises:
+            DecryptionError: the message does not belong to this session, was seen, or is damaged.
+        """
+        try:
+            parsed = vodozemac.AnyOlmMessage.from_parts(message_type, message)
+        except ValueError as exc:
+            raise DecryptionError() from exc
+        saved = self._session.pickle(_SNAPSHOT_KEY)
+        try:
+            return self._session.decrypt(parsed)
+        except ValueError as exc:
+            self._session = vodozemac.Session.from_pickle(saved, _SNAPSHOT_KEY)
+            raise DecryptionError() from exc
+
+    def pickle(self, key: bytes) -> bytes:
+        """The session encrypted with the 32-byte ``key`` (vodozemac pickle)."""
+        _check_pickle_key(key)
+        return self._session.pickle(key).encode("ascii")
+
+    @classmethod
+    def from_pickle(cls, data: bytes, key: bytes) -> OlmSession:
+        """Restore a session from :meth:`pickle`.
+
+        Raises:
+            DecryptionError: wrong key or damaged pickle.
+        """
+        _check_pickle_key(key)
+        try:
+            return cls(vodozemac.Session.from_pickle(data.decode("ascii"), key))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DecryptionError("the stored session could not be opened") from exc
+
+
+# An in-memory snapshot never leaves the process, so a fixed pickle key is enough for it.
+_SNAPSHOT_KEY = bytes(PICKLE_KEY_LEN)
