@@ -1,0 +1,172 @@
+"""The encrypted local store: one SQLCipher database, opened with a raw key.
+
+Strategy: the database file is encrypted page by page with the key derived from the
+passphrase (see ``header``), so names, messages and keys are all unreadable without it.
+SQLCipher only notices a wrong key on the first read; ``open`` makes that read at once and
+turns it into ``AuthenticationError`` before anything can be written. Schema changes are the
+numbered files in ``migrations/``, applied in order inside a transaction and recorded in
+``PRAGMA user_version``. Callers group writes with ``transaction()``: a ratchet step and the
+message it protects are committed together or not at all. Library errors become
+``StorageError`` here (a full disk says so).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import sqlcipher3
+
+from payk.errors import AuthenticationError, StorageError
+
+__all__ = ["Database", "Row"]
+
+Row: TypeAlias = Any  # a sqlcipher3.Row: index by position or column name
+Params = Sequence[Any] | dict[str, Any]
+_MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def _storage_error(exc: Exception) -> StorageError:
+    text = str(exc)
+    if "full" in text:
+        return StorageError("the disk is full; nothing already stored was lost")
+    if "locked" in text or "busy" in text:
+        return StorageError("the profile is in use by another payk process")
+    return StorageError(f"the local store failed: {text}")
+
+
+class Database:
+    """A SQLCipher connection with transactions and error conversion."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._depth = 0
+
+    @classmethod
+    def open(cls, path: Path, key: bytes) -> Database:
+        """Open (or create) the database at ``path`` with the 32-byte raw ``key``.
+
+        Raises:
+            AuthenticationError: the key does not open this database.
+            StorageError: the file cannot be opened or migrated.
+        """
+        try:
+            conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
+        except sqlcipher3.Error as exc:
+            raise _storage_error(exc) from exc
+        conn.row_factory = sqlcipher3.Row
+        try:
+            conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher3.DatabaseError as exc:
+            conn.close()
+            raise AuthenticationError("wrong passphrase") from exc
+        db = cls(conn)
+        try:
+            db._configure()
+            db._migrate()
+        except sqlcipher3.Error as exc:
+            conn.close()
+            raise _storage_error(exc) from exc
+        return db
+
+    def _configure(self) -> None:
+        for pragma in (
+            "journal_mode = WAL",
+            "synchronous = FULL",
+            "foreign_keys = ON",
+            "busy_timeout = 5000",
+            "secure_delete = ON",
+        ):
+            self._conn.execute(f"PRAGMA {pragma}")
+
+    def _migrate(self) -> None:
+        current = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, sql in _migrations():
+            if number <= current:
+                continue
+            try:
+                self._conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+            except sqlcipher3.Error:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """Everything inside commits together, or nothing does (nested calls join the outer).
+
+        Raises:
+            StorageError: the commit failed (the transaction was rolled back).
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        self._run("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self
+            self._run("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._depth = 0
+
+    def _run(self, sql: str, params: Params = ()) -> Any:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlcipher3.Error as exc:
+            raise _storage_error(exc) from exc
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns the last row id (inserts) or 0."""
+        cursor = self._run(sql, params)
+        return int(cursor.lastrowid or 0)
+
+    def execute_many(self, sql: str, rows: Sequence[Params]) -> None:
+        """Run one statement for each parameter set."""
+        try:
+            self._conn.executemany(sql, rows)
+        except sqlcipher3.Error as exc:
+            raise _storage_error(exc) from exc
+
+    def changes(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns how many rows it changed."""
+        return int(self._run(sql, params).rowcount)
+
+    def query(self, sql: str, params: Params = ()) -> list[Row]:
+        """All rows of a query."""
+        return list(self._run(sql, params).fetchall())
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        """The first row of a query, or None."""
+        row: Row | None = self._run(sql, params).fetchone()
+        return row
+
+    def close(self) -> None:
+        """Close the connection (a checkpoint folds the WAL back into the file)."""
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlcipher3.Error:
+            pass
+        self._conn.close()
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = importlib.resources.files("payk.client.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_RE.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
+    return sorted(found)
