@@ -1,0 +1,180 @@
+"""Durability: data survives reopening, group commit batches, processes wake each other."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from payk.errors import StorageError
+from payk.relay.store import RelayStore
+from payk.relay.store.sqlite import SqliteStore
+from tests.relay.store.conftest import Backend, Opener, create, drop_schema, pg_dsn
+
+NOW = 1_000
+
+
+async def test_everything_survives_close_and_reopen(backend: Backend, open_store_: Opener) -> None:
+    if not backend.persistent:
+        pytest.skip("the memory twin keeps nothing across close")
+    store = await open_store_()
+    box = await create(store)
+    _, env = await store.enqueue(box.send_id, b"kept", now=NOW)
+    await store.create_feed(feed_id=b"f" * 16, writer_key=b"w" * 32, now=NOW)
+    await store.append(b"f" * 16, b"post", now=NOW)
+    job = await store.enqueue_forward(target="payk://x@h:1", send_id=b"s" * 16, body=b"b", now=NOW)
+    await store.close()
+
+    again = await open_store_()
+    assert await again.auth_key(box.recv_id) == box.auth_key
+    assert [(e.id, e.body) for e in await again.fetch(box.recv_id, limit=5, now=NOW)] == [
+        (env, b"kept")
+    ]
+    assert [e.body for e in await again.read_feed(b"f" * 16, offset=0, limit=5)] == [b"post"]
+    assert await again.append(b"f" * 16, b"next", now=NOW) == 1
+    assert [j.id for j in await again.due_forwards(now=NOW, limit=5)] == [job]
+
+
+async def test_group_commit_200_concurrent_enqueues_are_durable(
+    backend: Backend, open_store_: Opener
+) -> None:
+    store = await open_store_()
+    box = await create(store)
+    commits_before = getattr(store, "commits", None)
+    results = await asyncio.gather(
+        *(store.enqueue(box.send_id, n.to_bytes(2, "big"), now=NOW) for n in range(200))
+    )
+    ids = {env_id for _, env_id in results}
+    assert len(ids) == 200
+    if isinstance(store, SqliteStore):
+        assert commits_before is not None
+        assert 0 < store.commits - commits_before < 200, "enqueues were batched per fsync"
+    if backend.persistent:
+        await store.close()
+        store = await open_store_()
+    got = await store.fetch(box.recv_id, limit=500, now=NOW)
+    assert {e.id for e in got} == ids
+    assert {e.body for e in got} == {n.to_bytes(2, "big") for n in range(200)}
+
+
+async def test_one_writer_commits_once_per_enqueue(tmp_path: Path) -> None:
+    """Negative control for batching: sequential enqueues cannot share a commit."""
+    store = SqliteStore(tmp_path / "relay.db")
+    await store.open()
+    try:
+        box = await create(store)
+        before = store.commits
+        for n in range(5):
+            await store.enqueue(box.send_id, bytes([n]), now=NOW)
+        assert store.commits - before == 5
+    finally:
+        await store.close()
+
+
+async def test_sqlite_file_is_in_wal_mode_with_a_recorded_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "relay.db"
+    store = SqliteStore(path)
+    await store.open()
+    await store.close()
+    await store.close()  # closing twice is harmless
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("SELECT version FROM payk_schema_version").fetchall() == [(1,)]
+    conn.close()
+
+
+async def test_sqlite_refuses_a_database_from_a_newer_payk(tmp_path: Path) -> None:
+    path = tmp_path / "relay.db"
+    store = SqliteStore(path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO payk_schema_version VALUES (9999, '9999_future.sql')")
+    conn.close()
+    with pytest.raises(StorageError, match="newer payk"):
+        await SqliteStore(path).open()
+
+
+async def test_sqlite_unusable_path_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"not a directory")
+    store = SqliteStore(tmp_path / "file" / "relay.db")
+    with pytest.raises(StorageError):
+        await store.open()
+    with pytest.raises(StorageError):
+        await store.auth_key(b"r" * 16)
+
+
+async def test_sqlite_store_refuses_work_when_not_open(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "relay.db")
+    with pytest.raises(StorageError, match="not open"):
+        await store.auth_key(b"r" * 16)
+    await store.open()
+    await store.close()
+    with pytest.raises(StorageError, match="not open"):
+        await store.auth_key(b"r" * 16)
+
+
+class Seen:
+    """A wake-up callback that records keys and lets a test wait for one."""
+
+    def __init__(self) -> None:
+        self.keys: list[bytes] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, key: bytes) -> None:
+        self.keys.append(key)
+        self._changed.set()
+
+    async def wait_for(self, key: bytes) -> None:
+        async with asyncio.timeout(10):
+            while key not in self.keys:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+@pytest.mark.postgres
+async def test_postgres_processes_wake_each_other() -> None:
+    from payk.relay.store.postgres import PostgresStore
+
+    dsn = pg_dsn()
+    schema = "payk_test_notify_" + secrets.token_hex(4)
+    first = PostgresStore(dsn, schema=schema, pool_size=2)
+    second = PostgresStore(dsn, schema=schema, pool_size=2)
+    stores: list[RelayStore] = [first, second]
+    try:
+        for store in stores:
+            await store.open()
+        box, other = await create(first), await create(first)
+        seen_first, seen_second = Seen(), Seen()
+        first.on_enqueue(seen_first)
+        second.on_enqueue(seen_second)
+
+        await first.enqueue(box.send_id, b"hello", now=NOW)
+        await seen_second.wait_for(box.recv_id)
+        assert [e.body for e in await second.fetch(box.recv_id, limit=5, now=NOW)] == [b"hello"]
+
+        # Notifications arrive in commit order, so once the first store has heard of the
+        # second store's write it has also heard (and skipped) the echo of its own.
+        await second.enqueue(other.send_id, b"reply", now=NOW)
+        await seen_first.wait_for(other.recv_id)
+        assert seen_first.keys == [box.recv_id, other.recv_id]
+        assert seen_second.keys[0] == box.recv_id
+    finally:
+        for store in stores:
+            await store.close()
+        await drop_schema(dsn, schema)
+
+
+@pytest.mark.postgres
+async def test_postgres_unreachable_is_a_storage_error() -> None:
+    from payk.relay.store.postgres import PostgresStore
+
+    pg_dsn()
+    store = PostgresStore("postgresql://postgres@127.0.0.1:1/postgres")
+    with pytest.raises(StorageError):
+        await store.open()
+    with pytest.raises(StorageError, match="not open"):
+        await store.auth_key(b"r" * 16)
