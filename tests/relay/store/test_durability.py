@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import sqlite3
 from pathlib import Path
@@ -178,3 +179,55 @@ async def test_postgres_unreachable_is_a_storage_error() -> None:
         await store.open()
     with pytest.raises(StorageError, match="not open"):
         await store.auth_key(b"r" * 16)
+
+
+async def test_a_sqlite_store_can_be_reopened(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "relay.db")
+    await store.open()
+    box = await create(store)
+    await store.close()
+    await store.open()
+    try:
+        assert await store.auth_key(box.recv_id) == box.auth_key
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_listener_comes_back_after_losing_its_connection() -> None:
+    from payk.relay.store.postgres import PostgresStore
+
+    dsn = pg_dsn()
+    schema = "payk_test_relisten_" + secrets.token_hex(4)
+    writer = PostgresStore(dsn, schema=schema, pool_size=2)
+    listener = PostgresStore(dsn, schema=schema, pool_size=2)
+    try:
+        await writer.open()
+        await listener.open()
+        box = await create(writer)
+        seen = Seen()
+        listener.on_enqueue(seen)
+        old_pid = listener._listener.get_server_pid()
+        await kill_backend(dsn, old_pid)
+        async with asyncio.timeout(20):
+            while not seen.keys:  # wake-ups sent while reconnecting are lost; keep sending
+                await writer.enqueue(box.send_id, b"ping", now=NOW)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.2):
+                        await seen.wait_for(box.recv_id)
+        assert seen.keys[0] == box.recv_id
+        assert listener._listener.get_server_pid() != old_pid
+    finally:
+        await writer.close()
+        await listener.close()
+        await drop_schema(dsn, schema)
+
+
+async def kill_backend(dsn: str, pid: int) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await conn.close()

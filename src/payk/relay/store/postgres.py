@@ -100,6 +100,7 @@ class PostgresStore:
     # -- lifecycle
 
     async def open(self) -> None:
+        self._closing = False
         try:
             await self._migrate()
             self._pool = await asyncpg.create_pool(

@@ -258,6 +258,8 @@ class SqliteStore:
         return self._writer.commits
 
     async def open(self) -> None:
+        self._writer = _Worker(self.path, writer=True, wakeups=self._wakeups)
+        self._reader = _Worker(self.path, writer=False, wakeups=self._wakeups)
         await self._writer.start()
         await self._reader.start()
 
