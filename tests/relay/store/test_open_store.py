@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,28 @@ def test_all_lists_only_public_names_that_exist(module: object) -> None:
     names = module.__all__  # type: ignore[attr-defined]
     assert names == sorted(names, key=lambda n: (not n.isupper(), n))
     assert all(hasattr(module, name) and not name.startswith("_") for name in names)
+
+
+@pytest.mark.postgres
+async def test_postgres_url_schema_holds_the_tables() -> None:
+    import asyncpg
+
+    from tests.relay.store.conftest import drop_schema, pg_dsn
+
+    dsn = pg_dsn()
+    schema = f"payk_test_url_{secrets.token_hex(4)}"
+    store = open_store(f"{dsn}?schema={schema}")
+    try:
+        await store.open()
+        await store.create_feed(feed_id=b"f" * 16, writer_key=b"w" * 32, now=1)
+        conn = await asyncpg.connect(dsn)
+        try:
+            count = await conn.fetchval(f'SELECT count(*) FROM "{schema}".feeds')
+            versions = f'SELECT max(version) FROM "{schema}".payk_schema_version'
+            version = await conn.fetchval(versions)
+        finally:
+            await conn.close()
+        assert (count, version) == (1, 1)
+    finally:
+        await store.close()
+        await drop_schema(dsn, schema)
