@@ -81,7 +81,7 @@ def _call(conn: sqlite3.Connection, job: _Job) -> _Outcome:
 def _connect(path: Path, *, writer: bool) -> sqlite3.Connection:
     if writer:
         path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
@@ -122,7 +122,8 @@ class _Worker:
         self._writer = writer
         self._wakeups = wakeups
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="payk-relay-store", daemon=True)
+        name = "payk-relay-store-" + ("writer" if writer else "reader")
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._broken: StorageError | None = None
