@@ -15,9 +15,10 @@ CREATE TABLE relays (
 CREATE TABLE contacts (
     id         INTEGER PRIMARY KEY,
     alias      TEXT NOT NULL UNIQUE,
-    peer       BLOB NOT NULL,            -- their public identity
+    peer       BLOB NOT NULL,            -- their two Olm identity keys (what safety codes cover)
     session    BLOB NOT NULL,            -- pickled pairwise session (wrapped)
     verified   INTEGER NOT NULL DEFAULT 0,
+    named_by_peer INTEGER NOT NULL DEFAULT 0,  -- alias is a placeholder until their hello
     created_at INTEGER NOT NULL
 );
 

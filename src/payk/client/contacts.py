@@ -1,0 +1,159 @@
+"""Contacts: who we talk to, the mailboxes we write to for them, and their sessions.
+
+Strategy: a contact is a row with a local alias, their public identity, the pickled pairwise
+session (wrapped with the profile's pickle key) and a verified flag. Sessions are loaded and
+saved only inside the caller's transaction (``BEGIN IMMEDIATE`` holds the write lock), so two
+payk processes on one profile can never seal with the same ratchet state. Aliases are unique;
+a name that is taken gets a number (``Sara (2)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from payk.client.store.sqlcipher import Database, Row
+from payk.errors import StorageError, UsageError
+from payk.protocol.address import MailboxAddress, RelayAddress
+from payk.protocol.identity import IdentityKeys
+from payk.protocol.safety import HasIdentityKeys
+from payk.protocol.session import PairwiseSession
+
+__all__ = [
+    "Contact",
+    "add_contact",
+    "add_targets",
+    "all_contacts",
+    "contact_by_alias",
+    "contact_by_id",
+    "load_session",
+    "save_session",
+    "set_verified",
+    "take_peer_name",
+    "targets",
+    "unique_alias",
+]
+
+MAX_ALIAS = 200
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Contact:
+    """A contact as the front ends see it."""
+
+    id: int
+    alias: str
+    peer: IdentityKeys
+    verified: bool
+
+
+def _contact(row: Row) -> Contact:
+    return Contact(
+        id=int(row["id"]),
+        alias=str(row["alias"]),
+        peer=IdentityKeys.from_bytes(bytes(row["peer"])),
+        verified=bool(row["verified"]),
+    )
+
+
+def all_contacts(db: Database) -> list[Contact]:
+    """Every contact, by alias."""
+    rows = db.query("SELECT id, alias, peer, verified FROM contacts ORDER BY alias COLLATE NOCASE")
+    return [_contact(row) for row in rows]
+
+
+def contact_by_alias(db: Database, alias: str) -> Contact:
+    """The contact called ``alias``.
+
+    Raises:
+        UsageError: there is no such contact.
+    """
+    row = db.one("SELECT id, alias, peer, verified FROM contacts WHERE alias = ?", (alias,))
+    if row is None:
+        row = db.one(
+            "SELECT id, alias, peer, verified FROM contacts WHERE alias = ? COLLATE NOCASE",
+            (alias,),
+        )
+    if row is None:
+        raise UsageError(f"no contact named {alias!r} (see: payk contacts)")
+    return _contact(row)
+
+
+def contact_by_id(db: Database, contact_id: int) -> Contact:
+    """The contact with this row id."""
+    row = db.one("SELECT id, alias, peer, verified FROM contacts WHERE id = ?", (contact_id,))
+    if row is None:
+        raise StorageError("a stored message points to a missing contact")
+    return _contact(row)
+
+
+def unique_alias(db: Database, wanted: str) -> str:
+    """``wanted`` cleaned up, with a number added if another contact has it."""
+    base = " ".join(wanted.split())[:MAX_ALIAS] or "contact"
+    alias, n = base, 1
+    while db.one("SELECT 1 FROM contacts WHERE alias = ? COLLATE NOCASE", (alias,)):
+        n += 1
+        alias = f"{base} ({n})"
+    return alias
+
+
+def add_contact(
+    db: Database,
+    *,
+    alias: str,
+    peer: HasIdentityKeys,
+    session: PairwiseSession,
+    key: bytes,
+    now: int,
+    named_by_peer: bool = False,
+) -> int:
+    """Store a new contact; returns its id.
+
+    ``named_by_peer``: the alias is a placeholder, to be replaced by the name in their hello.
+    """
+    return db.execute(
+        "INSERT INTO contacts (alias, peer, session, created_at, named_by_peer) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (alias, peer.curve25519 + peer.ed25519, session.to_bytes(key), now, int(named_by_peer)),
+    )
+
+
+def take_peer_name(db: Database, contact_id: int, name: str) -> None:
+    """Use the name from the contact's hello if we did not choose an alias ourselves."""
+    row = db.one("SELECT named_by_peer FROM contacts WHERE id = ?", (contact_id,))
+    if row is not None and row[0]:
+        db.execute(
+            "UPDATE contacts SET alias = ?, named_by_peer = 0 WHERE id = ?",
+            (unique_alias(db, name), contact_id),
+        )
+
+
+def load_session(db: Database, contact_id: int, key: bytes) -> PairwiseSession:
+    """The contact's session as last committed."""
+    row = db.one("SELECT session FROM contacts WHERE id = ?", (contact_id,))
+    if row is None:
+        raise StorageError("the contact's session is missing")
+    return PairwiseSession.from_bytes(bytes(row[0]), key)
+
+
+def save_session(db: Database, contact_id: int, session: PairwiseSession, key: bytes) -> None:
+    """Store the session's new state (inside the transaction that advanced it)."""
+    db.execute("UPDATE contacts SET session = ? WHERE id = ?", (session.to_bytes(key), contact_id))
+
+
+def set_verified(db: Database, contact_id: int, verified: bool = True) -> None:
+    """Mark the contact's safety code as checked."""
+    db.execute("UPDATE contacts SET verified = ? WHERE id = ?", (int(verified), contact_id))
+
+
+def targets(db: Database, contact_id: int) -> list[MailboxAddress]:
+    """The mailboxes we write to for this contact."""
+    rows = db.query("SELECT relay, send_id FROM targets WHERE contact_id = ?", (contact_id,))
+    return [MailboxAddress(relay=RelayAddress.parse(row[0]), send_id=bytes(row[1])) for row in rows]
+
+
+def add_targets(db: Database, contact_id: int, addresses: list[MailboxAddress]) -> None:
+    """Remember mailboxes the contact asked us to write to."""
+    db.execute_many(
+        "INSERT OR IGNORE INTO targets (contact_id, relay, send_id) VALUES (?, ?, ?)",
+        [(contact_id, str(a.relay), a.send_id) for a in addresses],
+    )

@@ -1,0 +1,474 @@
+"""``Client``: the one object the front ends use (contacts, outbox, sync, inbox, files).
+
+Strategy: a thin coordinator over the small modules along the data flow. Every operation that
+advances a ratchet loads the session, seals or opens, saves it and stores the message and the
+outbox rows in one transaction (``BEGIN IMMEDIATE`` also serialises two payk processes on one
+profile); network I/O happens only after the commit. Time comes from one ``clock`` function and
+is passed into the protocol. Relays are reached through a ``RelayPool``; problems with single
+relays are collected in ``warnings`` for the front end to show, and only "no relay at all"
+raises ``NetworkError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from payk.client import contacts, files, invites, outbox
+from payk.client.config import Config, load_config
+from payk.client.contacts import Contact
+from payk.client.inbox import InboxResult
+from payk.client.mailboxes import add_mailbox, all_mailboxes, create_on_relays
+from payk.client.messages import Message, history, messages_by_rowid
+from payk.client.profile import Profile, create_profile, unlock_profile
+from payk.client.router import Network, RelayNetwork, RelayPool, unreachable
+from payk.client.store.header import KdfParams
+from payk.client.sync import fetch_all, listen_relay
+from payk.errors import PaykError, StorageError, UsageError
+from payk.protocol import content, primitives
+from payk.protocol.address import MailboxAddress, RelayAddress
+from payk.protocol.content import Hello, MailboxRef, Receipt, Text
+from payk.protocol.invite import Invitation, create_invitation, decode_link, encode_link
+from payk.protocol.safety import safety_code, safety_qr_payload
+from payk.protocol.session import PairwiseSession
+
+__all__ = ["Client", "Safety", "Sent"]
+
+Clock = Callable[[], int]
+Progress = Callable[[int, int], None]
+POLL_INTERVAL = 0.25
+
+
+def system_clock() -> int:
+    """Seconds since the epoch: the one clock the client passes into the protocol."""
+    return int(time.time())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sent:
+    """The result of ``send``: the message id and how many relays already hold it."""
+
+    id: str
+    paths: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Safety:
+    """A contact's safety code, the QR payload to show, and whether it was confirmed."""
+
+    contact: str
+    code: str
+    qr: bytes
+    verified: bool
+
+
+class Client:
+    """An unlocked profile and its connections to relays."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        config: Config | None = None,
+        network: Network | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.profile = profile
+        self.config = config or load_config(profile.home)
+        self.clock = clock
+        self.pool = RelayPool(network or RelayNetwork(), timeout=self.config.network_timeout)
+        self.warnings: list[str] = []
+
+    # --- opening and closing -------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        home: Path,
+        passphrase: str,
+        *,
+        name: str,
+        relays: Sequence[RelayAddress],
+        network: Network | None = None,
+        clock: Clock = system_clock,
+        kdf: KdfParams | None = None,
+    ) -> Client:
+        """Create a new profile in ``home`` and open it (no network needed)."""
+        profile = create_profile(
+            home, passphrase, name=name, relays=relays, now=clock(), params=kdf
+        )
+        return cls(profile, network=network, clock=clock)
+
+    @classmethod
+    def open(
+        cls,
+        home: Path,
+        passphrase: str,
+        *,
+        network: Network | None = None,
+        clock: Clock = system_clock,
+    ) -> Client:
+        """Unlock the profile in ``home``.
+
+        Raises:
+            AuthenticationError: wrong passphrase.
+        """
+        return cls(unlock_profile(home, passphrase), network=network, clock=clock)
+
+    async def close(self) -> None:
+        """Close relay connections and the store."""
+        await self.pool.close()
+        self.profile.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def name(self) -> str:
+        """The name new contacts see."""
+        return self.profile.name
+
+    @property
+    def relays(self) -> list[str]:
+        """The profile's relay addresses."""
+        return [str(relay) for relay in self.profile.relays()]
+
+    # --- contacts ------------------------------------------------------------------------
+
+    async def invite(self, *, ttl: int = 7 * 86400) -> str:
+        """A one-time invitation link, with fresh mailboxes on up to two relays.
+
+        Raises:
+            NetworkError: no relay could create a mailbox.
+        """
+        created = await create_on_relays(self.pool, self.relays, self.config.mailboxes_per_contact)
+        now = self.clock()
+        db = self.profile.db
+        with db.transaction():
+            identity = self.profile.identity()
+            reply_to = [_address(relay, creds) for relay, creds in created]
+            invitation, secret = create_invitation(identity, reply_to, now=now, ttl=ttl)
+            self.profile.save_identity(identity)
+            invites.store_secret(db, secret, expires_at=invitation.expires_at, now=now)
+            for relay, creds in created:
+                add_mailbox(db, relay, creds, invite_id=invitation.invite_id)
+        self._note_relay_errors()
+        return encode_link(invitation)
+
+    async def accept(self, link: str, *, alias: str | None = None) -> str:
+        """Accept an invitation; the contact can be written to at once. Returns the alias.
+
+        Raises:
+            InvitationError: the link is garbled, tampered with or expired.
+            UsageError: the link was accepted before, or the alias is taken.
+            NetworkError: no relay could create our mailboxes.
+        """
+        now = self.clock()
+        invitation = decode_link(link, now=now)
+        db = self.profile.db
+        if invites.already_accepted(db, invitation.invite_id):
+            raise UsageError("this invitation was already used; ask for a new one")
+        if alias is not None and contacts.unique_alias(db, alias) != " ".join(alias.split()):
+            raise UsageError(f"there is already a contact named {alias!r}")
+        created = await create_on_relays(self.pool, self.relays, self.config.mailboxes_per_contact)
+        with db.transaction():
+            _, name = self._accept_in_tx(invitation, created, alias, now)
+        await self.flush(force=True)
+        return name
+
+    def _accept_in_tx(
+        self, invitation: Invitation, created: list[tuple[str, object]], alias: str | None, now: int
+    ) -> tuple[int, str]:
+        db, key = self.profile.db, self.profile.pickle_key
+        identity = self.profile.identity()
+        session = PairwiseSession.accept(identity, invitation, now=now)
+        mine = [_address(relay, creds) for relay, creds in created]
+        hello = Hello(name=self.name, mailboxes=[MailboxRef.of(m) for m in mine])
+        handshake = session.seal(content.encode(hello), now=now)
+        name = contacts.unique_alias(db, alias or "contact")
+        contact_id = contacts.add_contact(
+            db,
+            alias=name,
+            peer=session.peer_keys,
+            session=session,
+            key=key,
+            now=now,
+            named_by_peer=alias is None,
+        )
+        reply_to = list(invitation.reply_to)
+        contacts.add_targets(db, contact_id, reply_to)
+        for relay, creds in created:
+            add_mailbox(db, relay, creds, contact_id=contact_id)
+        invites.mark_accepted(db, invitation.invite_id, contact_id)
+        self.profile.save_identity(identity)
+        outbox.enqueue(
+            db, contact_id=contact_id, envelopes=[handshake], targets=reply_to, message=None
+        )
+        return contact_id, name
+
+    def contacts(self) -> list[Contact]:
+        """Every contact."""
+        return contacts.all_contacts(self.profile.db)
+
+    def safety(self, alias: str) -> Safety:
+        """The safety code to compare with ``alias`` (read aloud or scan)."""
+        contact = contacts.contact_by_alias(self.profile.db, alias)
+        own = self.profile.identity().public
+        return Safety(
+            contact=contact.alias,
+            code=safety_code(own, contact.peer),
+            qr=safety_qr_payload(own, contact.peer),
+            verified=contact.verified,
+        )
+
+    def confirm(self, alias: str) -> Safety:
+        """Mark the contact's safety code as checked."""
+        contact = contacts.contact_by_alias(self.profile.db, alias)
+        contacts.set_verified(self.profile.db, contact.id)
+        return self.safety(contact.alias)
+
+    # --- sending -------------------------------------------------------------------------
+
+    async def send_text(self, alias: str, text: str) -> Sent:
+        """Seal, store and send a text message to every mailbox of the contact.
+
+        Never raises for relays being down: the message waits in the outbox.
+        """
+        if not text:
+            raise UsageError("the message is empty")
+        if len(text) > 60_000:
+            raise UsageError("the message is too long (at most 60000 characters)")
+        msg_id = primitives.random_bytes(content.ID_LEN)
+        now = self.clock()
+        item = Text(id=msg_id, text=text, sent_at=now)
+        rowid = self._queue(alias, content.encode(item), [], msg_id, now, text=text)
+        await self.flush(force=True)
+        return self._sent(rowid)
+
+    async def send_file(self, alias: str, path: Path, *, progress: Progress | None = None) -> Sent:
+        """Send a file: an offer through the ratchet, then sealed chunks.
+
+        Raises:
+            UsageError: the file cannot be read (nothing is queued then).
+        """
+        contacts.contact_by_alias(self.profile.db, alias)
+        data = files.read_file(path)
+        msg_id = primitives.random_bytes(content.ID_LEN)
+        now = self.clock()
+        prepared = files.prepare_file(data, path.name, message_id=msg_id, now=now)
+        rowid = self._queue(
+            alias, content.encode(prepared.offer), prepared.chunks, msg_id, now, file=path
+        )
+        total = len(prepared.chunks) + 1
+        tick = _Ticker(progress, total * len(self._targets_of(alias)))
+        await self.flush(force=True, progress=tick)
+        return self._sent(rowid)
+
+    def _queue(
+        self,
+        alias: str,
+        plaintext: bytes,
+        extra: list[bytes],
+        msg_id: bytes,
+        now: int,
+        *,
+        text: str | None = None,
+        file: Path | None = None,
+    ) -> int:
+        db, key = self.profile.db, self.profile.pickle_key
+        with db.transaction():
+            contact = contacts.contact_by_alias(db, alias)
+            session = contacts.load_session(db, contact.id, key)
+            sealed = session.seal(plaintext, now=now)
+            contacts.save_session(db, contact.id, session, key)
+            rowid = db.execute(
+                "INSERT INTO messages (contact_id, msg_id, outgoing, text, file_name, "
+                "file_size, file_path, sent_at, stored_at, status) "
+                "VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, 'queued')",
+                (
+                    contact.id,
+                    msg_id,
+                    text,
+                    file.name if file else None,
+                    file.stat().st_size if file else None,
+                    str(file.resolve()) if file else None,
+                    now,
+                    now,
+                ),
+            )
+            outbox.enqueue(
+                db,
+                contact_id=contact.id,
+                envelopes=[sealed, *extra],
+                targets=contacts.targets(db, contact.id),
+                message=rowid,
+            )
+        return rowid
+
+    def _targets_of(self, alias: str) -> list[object]:
+        contact = contacts.contact_by_alias(self.profile.db, alias)
+        return list(contacts.targets(self.profile.db, contact.id)) or [None]
+
+    def _sent(self, rowid: int) -> Sent:
+        row = self.profile.db.one("SELECT msg_id, paths FROM messages WHERE rowid_ = ?", (rowid,))
+        if row is None:
+            raise StorageError("the message just sent is missing from the store")
+        return Sent(id=bytes(row[0]).hex(), paths=int(row[1]))
+
+    async def flush(
+        self, *, force: bool = False, progress: Callable[[int], None] | None = None
+    ) -> outbox.FlushReport:
+        """Hand waiting envelopes to their relays (``force``: ignore backoff)."""
+        if force:
+            self.pool.forget_errors()
+        report = await outbox.flush(
+            self.profile.db,
+            self.pool,
+            now=time.time(),
+            retry_base=self.config.retry_base,
+            retry_max=self.config.retry_max,
+            force=force,
+            progress=progress,
+        )
+        if report.failed:
+            self._note_relay_errors()
+        return report
+
+    def pending(self) -> int:
+        """How many envelope copies still wait for a relay."""
+        return outbox.pending_count(self.profile.db)
+
+    # --- receiving -----------------------------------------------------------------------
+
+    async def sync(self, *, wait: float = 0.0) -> list[Message]:
+        """Fetch over every relay, store what is new, and send receipts.
+
+        With ``wait``, keep polling up to that many seconds until something arrives.
+
+        Raises:
+            NetworkError: not one relay could be reached (nothing is lost).
+        """
+        self.pool.forget_errors()
+        await self.flush(force=True)
+        deadline = time.monotonic() + wait
+        while True:
+            result = await fetch_all(self.profile, self.pool, clock=self.clock)
+            self._check_some_relay_answered()
+            messages = await self._after_receive(result)
+            if messages or result.new_contacts or time.monotonic() >= deadline:
+                return messages
+            await asyncio.sleep(POLL_INTERVAL)
+
+    def _check_some_relay_answered(self) -> None:
+        relays = {m.relay for m in all_mailboxes(self.profile.db)} or set(self.relays)
+        if relays and relays <= set(self.pool.errors):
+            raise unreachable({r: self.pool.errors[r] for r in relays})
+        self._note_relay_errors()
+
+    async def _after_receive(self, result: InboxResult) -> list[Message]:
+        db = self.profile.db
+        for rowid in result.files:
+            try:
+                files.save_copy(db, rowid, self.config.downloads_dir())
+            except StorageError as exc:
+                self.warnings.append(str(exc))
+        paths = _paths_by_row(result)
+        messages = messages_by_rowid(db, result.messages, self.name, paths)
+        if result.receipts:
+            self._queue_receipts(result.receipts)
+        if result.receipts or result.new_contacts:
+            await self.flush(force=True)
+        if result.dropped:
+            self.warnings.append(f"{result.dropped} envelope(s) could not be read and were dropped")
+        return messages
+
+    def _queue_receipts(self, receipts: dict[int, list[bytes]]) -> None:
+        db, key = self.profile.db, self.profile.pickle_key
+        now = self.clock()
+        with db.transaction():
+            for contact_id, ids in receipts.items():
+                for start in range(0, len(ids), content.MAX_RECEIPT_IDS):
+                    chunk = ids[start : start + content.MAX_RECEIPT_IDS]
+                    session = contacts.load_session(db, contact_id, key)
+                    sealed = session.seal(content.encode(Receipt(ids=chunk)), now=now)
+                    contacts.save_session(db, contact_id, session, key)
+                    outbox.enqueue(
+                        db,
+                        contact_id=contact_id,
+                        envelopes=[sealed],
+                        targets=contacts.targets(db, contact_id),
+                        message=None,
+                    )
+
+    async def listen(self) -> AsyncIterator[Message]:
+        """Stay connected to every relay; yield messages as they arrive (until cancelled)."""
+        queue: asyncio.Queue[InboxResult] = asyncio.Queue()
+        relays = sorted({m.relay for m in all_mailboxes(self.profile.db)})
+        tasks = [
+            asyncio.create_task(
+                listen_relay(
+                    self.profile,
+                    self.pool,
+                    relay,
+                    clock=self.clock,
+                    on_batch=queue.put_nowait,
+                    retry_base=self.config.retry_base / 2,
+                    retry_max=self.config.retry_max,
+                )
+            )
+            for relay in relays
+        ]
+        tasks.append(asyncio.create_task(self._flush_forever()))
+        try:
+            while True:
+                for message in await self._after_receive(await queue.get()):
+                    yield message
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _flush_forever(self) -> None:
+        while True:
+            try:
+                await self.flush()
+            except PaykError as exc:
+                self.warnings.append(str(exc))
+            await asyncio.sleep(self.config.retry_base)
+
+    def history(self, alias: str, *, limit: int = 50) -> list[Message]:
+        """The last ``limit`` messages with ``alias``, oldest first."""
+        contact = contacts.contact_by_alias(self.profile.db, alias)
+        return history(self.profile.db, contact.id, self.name, limit)
+
+    def _note_relay_errors(self) -> None:
+        for relay, exc in self.pool.errors.items():
+            note = f"relay {relay} is unreachable: {exc}"
+            if note not in self.warnings:
+                self.warnings.append(note)
+
+
+def _address(relay: str, creds: object) -> MailboxAddress:
+    return MailboxAddress(relay=RelayAddress.parse(relay), send_id=creds.send_id)  # type: ignore[attr-defined]
+
+
+def _paths_by_row(result: InboxResult) -> dict[int, int]:
+    return {row: len(result.via.get(eid, ())) for row, eid in result.envelope_of.items()}
+
+
+class _Ticker:
+    """Turns per-envelope progress ticks into (done, total) calls."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None:
+            self.progress(self.done, self.total)

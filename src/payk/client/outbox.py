@@ -1,0 +1,183 @@
+"""The outbox: sealed envelopes wait here until a relay has taken them.
+
+Strategy: sealing and queueing happen in the caller's transaction (with the ratchet step and
+the message row), one row per (envelope, target mailbox); delivery happens after the commit,
+so a crash can neither lose a message nor send one whose key state was not saved. ``flush``
+sends to every relay concurrently; within one target mailbox rows go strictly in order (a
+handshake always precedes the messages that depend on it) and the first failure stops that
+target. A relay that failed gets exponential backoff (``retry_base`` doubling up to
+``retry_max``); commands run by a person pass ``force`` and try everything at once. A row is
+deleted as soon as its relay acknowledged it, which the relay does only once it is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from payk.client.router import RelayLink, RelayPool
+from payk.client.store.sqlcipher import Database
+from payk.protocol.address import MailboxAddress
+
+__all__ = ["FlushReport", "OutboxItem", "enqueue", "flush", "pending", "pending_count"]
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxItem:
+    """One envelope for one target mailbox."""
+
+    id: int
+    contact_id: int
+    message: int | None
+    envelope: bytes
+    relay: str
+    send_id: bytes
+    attempts: int
+
+
+@dataclass(slots=True, kw_only=True)
+class FlushReport:
+    """What a flush achieved."""
+
+    sent: int = 0
+    failed: int = 0
+    messages: set[int] = field(default_factory=set)
+
+
+def enqueue(
+    db: Database,
+    *,
+    contact_id: int,
+    envelopes: Sequence[bytes],
+    targets: Sequence[MailboxAddress],
+    message: int | None,
+) -> None:
+    """Queue ``envelopes`` (in order) for every target (call inside the sealing transaction)."""
+    db.execute_many(
+        "INSERT INTO outbox (contact_id, message, envelope, relay, send_id) VALUES (?, ?, ?, ?, ?)",
+        [
+            (contact_id, message, envelope, str(t.relay), t.send_id)
+            for t in targets
+            for envelope in envelopes
+        ],
+    )
+
+
+def pending(db: Database, *, now: float | None = None) -> list[OutboxItem]:
+    """Rows waiting for a relay, oldest first; with ``now``, only those due by then."""
+    rows = db.query(
+        "SELECT id, contact_id, message, envelope, relay, send_id, attempts FROM outbox "
+        "WHERE ? IS NULL OR next_attempt_at <= ? ORDER BY id",
+        (now, now),
+    )
+    return [
+        OutboxItem(
+            id=r[0],
+            contact_id=r[1],
+            message=r[2],
+            envelope=bytes(r[3]),
+            relay=r[4],
+            send_id=bytes(r[5]),
+            attempts=r[6],
+        )
+        for r in rows
+    ]
+
+
+def pending_count(db: Database) -> int:
+    """How many (envelope, target) rows still wait."""
+    row = db.one("SELECT count(*) FROM outbox")
+    return int(row[0]) if row else 0
+
+
+async def flush(
+    db: Database,
+    pool: RelayPool,
+    *,
+    now: float,
+    retry_base: float,
+    retry_max: float,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> FlushReport:
+    """Try to hand every due envelope to its relay; never raises for a relay being down."""
+    report = FlushReport()
+    by_relay: dict[str, dict[bytes, list[OutboxItem]]] = {}
+    for item in pending(db, now=None if force else now):
+        by_relay.setdefault(item.relay, {}).setdefault(item.send_id, []).append(item)
+    backoff = _Backoff(now=now, base=retry_base, maximum=retry_max)
+    await asyncio.gather(
+        *(
+            _flush_relay(db, pool, relay, targets, report, backoff, progress)
+            for relay, targets in by_relay.items()
+        )
+    )
+    _update_paths(db, report.messages)
+    return report
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Backoff:
+    now: float
+    base: float
+    maximum: float
+
+    def next_at(self, attempts: int) -> float:
+        delay: float = min(self.maximum, self.base * 2.0 ** min(attempts, 30))
+        return self.now + delay
+
+
+async def _flush_relay(
+    db: Database,
+    pool: RelayPool,
+    relay: str,
+    targets: dict[bytes, list[OutboxItem]],
+    report: FlushReport,
+    backoff: _Backoff,
+    progress: Progress | None,
+) -> None:
+    for items in targets.values():
+        for index, item in enumerate(items):
+            if not await pool.call(relay, _sender(item)):
+                _failed(db, items[index:], backoff, report)
+                break
+            db.execute("DELETE FROM outbox WHERE id = ?", (item.id,))
+            report.sent += 1
+            if item.message is not None:
+                report.messages.add(item.message)
+            if progress is not None:
+                progress(1)
+
+
+def _sender(item: OutboxItem) -> Callable[[RelayLink], Awaitable[bool]]:
+    async def send(link: RelayLink) -> bool:
+        await link.send(item.send_id, item.envelope)
+        return True
+
+    return send
+
+
+def _failed(db: Database, items: list[OutboxItem], backoff: _Backoff, report: FlushReport) -> None:
+    report.failed += len(items)
+    attempts = items[0].attempts + 1
+    db.execute_many(
+        "UPDATE outbox SET attempts = ?, next_attempt_at = ? WHERE id = ?",
+        [(attempts, backoff.next_at(attempts), item.id) for item in items],
+    )
+
+
+def _update_paths(db: Database, messages: set[int]) -> None:
+    """A message's ``paths`` is the number of target mailboxes that hold all of it."""
+    for message in messages:
+        db.execute(
+            "UPDATE messages SET "
+            "paths = (SELECT count(*) FROM targets t WHERE t.contact_id = messages.contact_id) "
+            "- (SELECT count(*) FROM (SELECT DISTINCT relay, send_id FROM outbox "
+            "   WHERE outbox.message = messages.rowid_)), "
+            "status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END "
+            "WHERE rowid_ = ?",
+            (message,),
+        )
