@@ -1,11 +1,186 @@
-"""Commands registered here are filled in as the features land."""
+"""``payk send``, ``sync``, ``listen``, ``history``: messages and files.
+
+Strategy: thin handlers over ``payk.client.Client`` (see ``profile_cmd`` for unlocking and
+warnings). ``--json`` output is the CLI.md contract: ``send`` gives ``{"id", "paths"}``,
+``sync`` and ``history`` give ``{"messages": [...]}``, ``listen`` prints one message object per
+line. Files larger than 1 MB get a progress bar on stderr. Received files are saved to
+``--save DIR`` (default: the downloads folder), never into the profile folder.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
 
-__all__ = ["register"]
+from rich.console import Group, RenderableType
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+from rich.text import Text
+
+from payk.cli.output import Output
+from payk.cli.profile_cmd import run
+from payk.client.facade import Client, Sent
+from payk.client.messages import Message
+from payk.errors import UsageError
+
+__all__ = ["register", "render_message", "render_messages", "render_sent"]
+
+PROGRESS_THRESHOLD = 1024 * 1024
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add this module's commands to the ``payk`` parser."""
+    """Add the message commands to the ``payk`` parser."""
+    send = sub.add_parser("send", help="send a message or a file to a contact")
+    send.add_argument("to", help="the contact's name")
+    send.add_argument("text", nargs="?", help="the message")
+    send.add_argument("--file", type=Path, help="send this file instead of text")
+    send.set_defaults(handler=_send)
+    sync = sub.add_parser("sync", help="fetch over every relay and show what is new")
+    sync.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for something"
+    )
+    _save_option(sync)
+    sync.set_defaults(handler=_sync)
+    listen = sub.add_parser("listen", help="stay connected and print messages as they arrive")
+    _save_option(listen)
+    listen.set_defaults(handler=_listen)
+    history = sub.add_parser("history", help="show a conversation")
+    history.add_argument("to", help="the contact's name")
+    history.add_argument("--limit", type=int, default=50, help="how many messages (default 50)")
+    history.set_defaults(handler=_history)
+
+
+def _save_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--save", type=Path, metavar="DIR", help="where received files go (default: Downloads/payk)"
+    )
+
+
+def _with_save(client: Client, args: argparse.Namespace) -> None:
+    if args.save is not None:
+        client.config = dataclasses.replace(client.config, downloads=args.save)
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+
+def _send(args: argparse.Namespace, out: Output) -> int:
+    if (args.text is None) == (args.file is None):
+        raise UsageError("give either a message or --file PATH")
+    size = _size(args.file)
+
+    async def body(client: Client) -> int:
+        if args.file is None:
+            sent = await client.send_text(args.to, args.text)
+        else:
+            sent = await _send_file(client, args.to, args.file, size, out)
+        out.emit({"id": sent.id, "paths": sent.paths}, render_sent(args.to, sent))
+        return 0
+
+    return run(args, out, body)
+
+
+def _size(path: Path | None) -> int:
+    try:
+        return path.stat().st_size if path is not None and path.is_file() else 0
+    except OSError:
+        return 0
+
+
+async def _send_file(client: Client, to: str, path: Path, size: int, out: Output) -> Sent:
+    if out.json_mode or size <= PROGRESS_THRESHOLD:
+        return await client.send_file(to, path)
+    columns = (TextColumn(path.name), BarColumn(), DownloadColumn())
+    with Progress(*columns, console=out.err, transient=True) as bar:
+        task = bar.add_task("send", total=size)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=size * done // max(total, 1))
+
+        return await client.send_file(to, path, progress=tick)
+
+
+def _sync(args: argparse.Namespace, out: Output) -> int:
+    async def body(client: Client) -> int:
+        _with_save(client, args)
+        messages = await client.sync(wait=max(0.0, args.wait))
+        out.emit(
+            {"messages": [m.as_json() for m in messages]},
+            render_messages(messages, empty="Nothing new."),
+        )
+        return 0
+
+    return run(args, out, body)
+
+
+def _listen(args: argparse.Namespace, out: Output) -> int:
+    async def body(client: Client) -> int:
+        _with_save(client, args)
+        out.info(Text("Listening; Ctrl-C to stop.", style="dim"))
+        async for message in client.listen():
+            out.emit(message.as_json(), render_message(message))
+        return 0
+
+    return run(args, out, body)
+
+
+def _history(args: argparse.Namespace, out: Output) -> int:
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+
+    async def body(client: Client) -> int:
+        messages = client.history(args.to, limit=args.limit)
+        out.emit(
+            {"messages": [m.as_json() for m in messages]},
+            render_messages(messages, empty=f"No messages with {args.to} yet."),
+        )
+        return 0
+
+    return run(args, out, body)
+
+
+# --- rendering (pure) ------------------------------------------------------------------------
+
+_STATUS = {
+    "queued": "⧗ queued (no relay reachable yet)",
+    "sent": "✓ sent",
+    "delivered": "✓✓ delivered",
+    "received": "",
+    "partial": "… arriving",
+    "failed": "✗ did not verify",
+}
+
+
+def render_sent(to: str, sent: Sent) -> RenderableType:
+    """What ``payk send`` shows."""
+    if sent.paths:
+        return Text(f"✓ sent to {to} over {sent.paths} relay(s)  [id {sent.id[:8]}]")
+    return Text(f"⧗ queued for {to}: no relay reachable now; it goes out on the next sync")
+
+
+def render_message(message: Message) -> RenderableType:
+    """One message as a line: who, when, what, and its delivery state."""
+    line = Text()
+    line.append(f"{message.sender}", style="bold cyan" if message.outgoing else "bold magenta")
+    if message.outgoing:
+        line.append(f" → {message.conversation}", style="dim")
+    line.append(": ")
+    if message.text is not None:
+        line.append(message.text)
+    if message.file_name is not None:
+        size = f" ({message.file_size:,} bytes)" if message.file_size is not None else ""
+        line.append(f"📎 {message.file_name}{size}", style="underline")
+        if not message.outgoing and message.file:
+            line.append(f" saved to {message.file}", style="dim")
+    status = _STATUS.get(message.status, message.status)
+    if status:
+        line.append(f"  {status}", style="dim")
+    return line
+
+
+def render_messages(messages: Sequence[Message], *, empty: str) -> RenderableType:
+    """A list of messages, or a note that there are none."""
+    if not messages:
+        return Text(empty, style="dim")
+    return Group(*(render_message(m) for m in messages))

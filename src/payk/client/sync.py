@@ -67,8 +67,6 @@ async def _drain_relay(
             ids = [d.id for d in batch]
             if await pool.call(relay, _acker(creds, ids)) is None:
                 return
-            if len(batch) < FETCH_LIMIT:
-                break
 
 
 def _fetcher(creds: Any) -> Callable[[RelayLink], Awaitable[list[Any]]]:

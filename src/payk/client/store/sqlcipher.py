@@ -60,6 +60,7 @@ class Database:
             raise _storage_error(exc) from exc
         conn.row_factory = sqlcipher3.Row
         try:
+            conn.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is our error, not a log
             conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlcipher3.DatabaseError as exc:
