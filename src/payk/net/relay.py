@@ -1,0 +1,439 @@
+"""The client side of the relay protocol: one pinned TLS WebSocket connection to one relay.
+
+Strategy: ``RelayConnection.connect`` opens TCP (directly or through a SOCKS5 proxy that
+resolves the name itself, as ``.onion`` needs), does TLS without certificate authorities,
+checks the relay's key against the fingerprint in its address *before* the WebSocket
+handshake sends anything, and reads the relay's ``Challenge``. Requests are pipelined: each
+gets a request id and a future that one reader task resolves; pushes go to a queue that
+``deliveries()`` drains. Ownership of a mailbox (or a feed's writer key) is proved once per
+connection by signing the challenge nonce; later requests for it need no signature.
+
+Every failure reaches the caller as a ``PaykError``: ``NetworkError`` when the relay cannot be
+reached, does not answer in time or breaks the connection; ``FingerprintMismatchError`` for a
+wrong key; ``RelayRefusedError`` (``QuotaError`` for a full mailbox) when the relay answers
+with an error code. Malformed frames from the relay end the connection, never the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ClassVar, TypeVar
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from payk.errors import (
+    NetworkError,
+    PaykError,
+    QuotaError,
+    RelayRefusedError,
+    UsageError,
+)
+from payk.net.tls import check_pinned, client_context
+from payk.protocol import mailbox as mb
+from payk.protocol.address import MailboxAddress, RelayAddress
+from payk.protocol.primitives import sign, signing_key_generate, signing_public_key
+from payk.protocol.wire import MalformedFrame
+
+__all__ = [
+    "WS_PATH",
+    "Delivery",
+    "FeedCreds",
+    "MailboxCreds",
+    "RelayConnection",
+]
+
+WS_PATH = "/ws"
+REQUEST_TIMEOUT = 30.0
+RATE_LIMIT_RETRIES = 5
+_POW_THREAD_BITS = 12
+A = TypeVar("A")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery:
+    """An envelope waiting in (or pushed from) a mailbox, with its relay-assigned id."""
+
+    recv_id: bytes
+    id: bytes
+    envelope: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MailboxCreds:
+    """What the owner of a mailbox keeps: both ids and the Ed25519 auth key's seed."""
+
+    recv_id: bytes
+    send_id: bytes
+    auth_seed: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedCreds:
+    """What the writer of a feed keeps: its id and the writer key's seed."""
+
+    feed_id: bytes
+    writer_seed: bytes
+
+
+class _PinnedConnection(ClientConnection):
+    """A WebSocket client connection that refuses a relay whose TLS key is not pinned."""
+
+    fingerprint: ClassVar[bytes] = b""
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        check_pinned(self.transport.get_extra_info("ssl_object"), self.fingerprint)
+        await super().handshake(*args, **kwargs)
+
+
+class RelayConnection:
+    """A live, authenticated-on-demand connection to one relay."""
+
+    address: RelayAddress
+
+    def __init__(
+        self, address: RelayAddress, ws: ClientConnection, challenge: mb.Challenge
+    ) -> None:
+        """Use ``connect``; this wraps an already open WebSocket and its challenge."""
+        self.address = address
+        self._ws = ws
+        self._challenge = challenge
+        self._codec = mb.request_codec()
+        self._answers = mb.response_codec()
+        self._pending: dict[int, asyncio.Future[mb.Response]] = {}
+        self._next_rid = 1
+        self._pushes: asyncio.Queue[Delivery | None] = asyncio.Queue()
+        self._proven: set[bytes] = set()
+        self._proven_feeds: set[bytes] = set()
+        self._closing = False
+        self._failure: PaykError | None = None
+        self._reader = asyncio.create_task(self._read_loop())
+
+    # --- opening and closing --------------------------------------------------------------
+
+    @classmethod
+    async def connect(
+        cls,
+        address: RelayAddress,
+        *,
+        proxy: str | None = None,
+        timeout: float = 10.0,  # noqa: ASYNC109 - covers several awaits, not one
+    ) -> RelayConnection:
+        """Connect to the relay at ``address``, pinning its TLS key.
+
+        Args:
+            address: the relay, with the fingerprint of its TLS key.
+            proxy: ``socks5://HOST:PORT`` (names are resolved by the proxy), or None.
+            timeout: seconds for TCP, proxy, TLS and WebSocket handshakes together.
+
+        Raises:
+            FingerprintMismatchError: the relay presented another key (an attack).
+            NetworkError: unreachable, too slow, or not speaking the relay protocol.
+            UsageError: the proxy is not a ``socks5://`` URL.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                ws = await _open_websocket(address, proxy, timeout)
+                try:
+                    challenge = await _read_challenge(ws)
+                except BaseException:
+                    await ws.close()
+                    raise
+        except PaykError:
+            raise
+        except (OSError, TimeoutError, websockets.InvalidHandshake, ConnectionClosed) as exc:
+            raise NetworkError(f"could not reach the relay at {address.host}") from exc
+        except Exception as exc:  # python-socks raises its own errors
+            raise NetworkError(f"could not reach the relay at {address.host}") from exc
+        return cls(address, ws, challenge)
+
+    async def close(self) -> None:
+        """Close the connection; pending requests fail with ``NetworkError``."""
+        self._closing = True
+        with contextlib.suppress(Exception):
+            await self._ws.close()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._reader
+
+    async def __aenter__(self) -> RelayConnection:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def pow_bits(self) -> int:
+        """The proof-of-work difficulty the relay asks for new mailboxes."""
+        return self._challenge.pow_bits
+
+    # --- mailboxes ------------------------------------------------------------------------
+
+    async def create_mailbox(self) -> MailboxCreds:
+        """Create a mailbox owned by a fresh auth key (solving the relay's proof of work)."""
+        seed = signing_key_generate()
+        public = signing_public_key(seed)
+        bits = self._challenge.pow_bits
+        nonce = self._challenge.nonce
+        if bits > _POW_THREAD_BITS:
+            solution = await asyncio.to_thread(mb.solve_pow, nonce, public, bits)
+        else:
+            solution = mb.solve_pow(nonce, public, bits) if bits else b""
+        answer = await self._call(
+            lambda rid: mb.CreateMailbox(rid=rid, auth_key=public, pow=solution),
+            mb.MailboxCreated,
+        )
+        self._proven.discard(answer.recv_id)
+        return MailboxCreds(recv_id=answer.recv_id, send_id=answer.send_id, auth_seed=seed)
+
+    async def send(self, send_id: bytes, envelope: bytes) -> None:
+        """Store ``envelope`` in the mailbox ``send_id``; returns once the relay has it durably.
+
+        Raises:
+            QuotaError: the mailbox is full.
+            RelayRefusedError: code ``UNKNOWN`` for an unknown mailbox, or another refusal.
+        """
+        await self._call(lambda rid: mb.Send(rid=rid, send_id=send_id, body=envelope), mb.Ok)
+
+    async def forward(self, target: MailboxAddress, envelope: bytes) -> None:
+        """Hand ``envelope`` to this relay for delivery to a mailbox on another relay."""
+        relay = str(target.relay)
+        await self._call(
+            lambda rid: mb.Forward(rid=rid, relay=relay, send_id=target.send_id, body=envelope),
+            mb.Ok,
+        )
+
+    async def fetch(self, creds: MailboxCreds, *, limit: int = 100) -> list[Delivery]:
+        """Up to ``limit`` waiting envelopes, oldest first (they stay until acked)."""
+        await self._prove(creds)
+        limit = max(1, min(limit, mb.MAX_BATCH))
+        answer = await self._call(
+            lambda rid: mb.Fetch(rid=rid, recv_id=creds.recv_id, limit=limit), mb.Envelopes
+        )
+        return [
+            Delivery(recv_id=creds.recv_id, id=item.id, envelope=item.body) for item in answer.items
+        ]
+
+    async def ack(self, creds: MailboxCreds, ids: Sequence[bytes]) -> None:
+        """Delete these envelopes from the mailbox (unknown ids are ignored)."""
+        await self._prove(creds)
+        ids = list(ids)
+        for start in range(0, len(ids), mb.MAX_BATCH):
+            chunk = ids[start : start + mb.MAX_BATCH]
+            await self._call(
+                lambda rid, chunk=chunk: mb.Ack(rid=rid, recv_id=creds.recv_id, ids=chunk),
+                mb.Ok,
+            )
+
+    async def subscribe(self, creds: MailboxCreds) -> None:
+        """Have the relay push this mailbox's envelopes; they arrive on ``deliveries()``."""
+        await self._prove(creds)
+        await self._call(lambda rid: mb.Subscribe(rid=rid, recv_id=creds.recv_id), mb.Ok)
+
+    async def unsubscribe(self, creds: MailboxCreds) -> None:
+        """Stop pushes for this mailbox."""
+        await self._call(lambda rid: mb.Unsubscribe(rid=rid, recv_id=creds.recv_id), mb.Ok)
+
+    async def deliveries(self) -> AsyncIterator[Delivery]:
+        """Pushed envelopes as they arrive; ends after ``close()``.
+
+        Raises:
+            NetworkError: the connection broke.
+        """
+        while True:
+            delivery = await self._pushes.get()
+            if delivery is None:
+                self._pushes.put_nowait(None)  # let other iterators end too
+                if self._failure is not None and not self._closing:
+                    raise self._failure
+                return
+            yield delivery
+
+    async def delete_mailbox(self, creds: MailboxCreds) -> None:
+        """Delete the mailbox and everything in it."""
+        await self._prove(creds)
+        await self._call(lambda rid: mb.DeleteMailbox(rid=rid, recv_id=creds.recv_id), mb.Ok)
+        self._proven.discard(creds.recv_id)
+
+    # --- feeds ----------------------------------------------------------------------------
+
+    async def create_feed(self) -> FeedCreds:
+        """Create a feed writable only with a fresh writer key."""
+        seed = signing_key_generate()
+        public = signing_public_key(seed)
+        answer = await self._call(
+            lambda rid: mb.CreateFeed(rid=rid, writer_key=public), mb.FeedCreated
+        )
+        return FeedCreds(feed_id=answer.feed_id, writer_seed=seed)
+
+    async def append(self, feed: FeedCreds, envelope: bytes) -> int:
+        """Append ``envelope`` to the feed durably; returns its offset."""
+        if feed.feed_id not in self._proven_feeds:
+            message = mb.feed_auth_message(self._challenge.nonce, feed.feed_id)
+            sig = sign(feed.writer_seed, message)
+            await self._call(lambda rid: mb.FeedAuth(rid=rid, feed_id=feed.feed_id, sig=sig), mb.Ok)
+            self._proven_feeds.add(feed.feed_id)
+        answer = await self._call(
+            lambda rid: mb.Append(rid=rid, feed_id=feed.feed_id, body=envelope), mb.Appended
+        )
+        return answer.offset
+
+    async def read_feed(
+        self, feed_id: bytes, *, offset: int, limit: int = 100
+    ) -> list[tuple[int, bytes]]:
+        """Up to ``limit`` entries ``(offset, envelope)`` from ``offset`` on."""
+        limit = max(1, min(limit, mb.MAX_BATCH))
+        answer = await self._call(
+            lambda rid: mb.ReadFeed(rid=rid, feed_id=feed_id, offset=offset, limit=limit),
+            mb.FeedEntries,
+        )
+        return [(entry.offset, entry.body) for entry in answer.entries]
+
+    async def ping(self) -> None:
+        """One round trip to the relay."""
+        await self._call(lambda rid: mb.Ping(rid=rid), mb.Ok)
+
+    # --- requests -------------------------------------------------------------------------
+
+    async def _prove(self, creds: MailboxCreds) -> None:
+        if creds.recv_id in self._proven:
+            return
+        sig = sign(creds.auth_seed, mb.auth_message(self._challenge.nonce, creds.recv_id))
+        await self._call(lambda rid: mb.Auth(rid=rid, recv_id=creds.recv_id, sig=sig), mb.Ok)
+        self._proven.add(creds.recv_id)
+
+    async def _call(self, build: Any, expected: type[A]) -> A:
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            answer = await self._round_trip(build)
+            if isinstance(answer, expected):
+                return answer
+            if isinstance(answer, mb.Error):
+                if answer.code == mb.ErrorCode.RATE_LIMITED and attempt < RATE_LIMIT_RETRIES:
+                    await asyncio.sleep(0.1 * 2**attempt)
+                    continue
+                raise _refusal(answer)
+            break
+        raise NetworkError("the relay answered with an unexpected message")
+
+    async def _round_trip(self, build: Any) -> mb.Response:
+        if self._failure is not None or self._closing:
+            raise self._failure or NetworkError("the connection to the relay is closed")
+        rid = self._next_rid
+        self._next_rid = rid % (2**32 - 1) + 1
+        future: asyncio.Future[mb.Response] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        try:
+            await self._ws.send(self._codec.encode(build(rid)))
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                return await future
+        except ConnectionClosed as exc:
+            raise NetworkError("the connection to the relay was lost") from exc
+        except TimeoutError as exc:
+            raise NetworkError("the relay did not answer in time") from exc
+        finally:
+            self._pending.pop(rid, None)
+
+    async def _read_loop(self) -> None:
+        failure: PaykError = NetworkError("the connection to the relay was lost")
+        try:
+            async for frame in self._ws:
+                if isinstance(frame, str):
+                    raise MalformedFrame("the relay sent a text frame")
+                self._dispatch(self._answers.decode(frame))
+        except MalformedFrame as exc:
+            failure = NetworkError(f"the relay broke the protocol: {exc}")
+            await self._ws.close(1002, "protocol error")
+        except ConnectionClosed:
+            pass
+        finally:
+            self._failure = failure
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(failure)
+            self._pushes.put_nowait(None)
+
+    def _dispatch(self, message: mb.Response) -> None:
+        if isinstance(message, mb.Push):
+            delivery = Delivery(
+                recv_id=message.recv_id, id=message.item.id, envelope=message.item.body
+            )
+            self._pushes.put_nowait(delivery)
+            return
+        if isinstance(message, mb.Challenge):
+            raise MalformedFrame("the relay sent a second challenge")
+        future = self._pending.get(message.rid)
+        if future is not None and not future.done():
+            future.set_result(message)
+
+
+def _refusal(error: mb.Error) -> RelayRefusedError:
+    if error.code == mb.ErrorCode.QUOTA:
+        return QuotaError()
+    detail = error.detail[:200] or "no reason given"
+    return RelayRefusedError(f"the relay refused ({error.code}): {detail}", code=error.code)
+
+
+async def _open_websocket(
+    address: RelayAddress, proxy: str | None, seconds: float
+) -> ClientConnection:
+    pinned = type("_Pinned", (_PinnedConnection,), {"fingerprint": address.fingerprint})
+    options: dict[str, Any] = {
+        "ssl": client_context(),
+        "server_hostname": _sni(address),
+        "create_connection": pinned,
+        "compression": None,
+        "max_size": mb.MAX_RESPONSE,
+        "open_timeout": seconds,
+        "user_agent_header": None,
+        "close_timeout": 2,
+        "proxy": None,
+    }
+    if proxy is not None:
+        options["sock"] = await _socks_socket(address, proxy, seconds)
+    else:
+        options["host"] = address.connect_host
+        options["port"] = address.port
+    uri = f"wss://{address.host}:{address.port}{WS_PATH}"
+    return await connect(uri, **options)
+
+
+def _sni(address: RelayAddress) -> str | None:
+    try:
+        ipaddress.ip_address(address.connect_host)
+    except ValueError:
+        return address.connect_host
+    return None
+
+
+async def _socks_socket(address: RelayAddress, proxy: str, seconds: float) -> Any:
+    if not proxy.startswith(("socks5://", "socks5h://")):
+        raise UsageError(f"the proxy must be socks5://HOST:PORT, got {proxy!r}")
+    from python_socks.async_.asyncio import Proxy
+
+    socks = Proxy.from_url(proxy.replace("socks5h://", "socks5://", 1), rdns=True)
+    return await socks.connect(
+        dest_host=address.connect_host, dest_port=address.port, timeout=seconds
+    )
+
+
+async def _read_challenge(ws: ClientConnection) -> mb.Challenge:
+    frame = await ws.recv()
+    try:
+        if isinstance(frame, str):
+            raise MalformedFrame("a text frame")
+        message = mb.response_codec().decode(frame)
+    except MalformedFrame as exc:
+        raise NetworkError("the server does not speak the payk relay protocol") from exc
+    if not isinstance(message, mb.Challenge):
+        raise NetworkError("the server does not speak the payk relay protocol")
+    return message

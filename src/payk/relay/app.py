@@ -1,0 +1,312 @@
+"""The relay process: HTTPS and WebSocket on one port, over the service and the store.
+
+Strategy: one ``websockets`` server with TLS. Its ``process_request`` hook answers the plain
+HTTP routes (``/health``, ``/metrics``, ``/feed/<id>?offset=N``) and lets only ``/ws`` upgrade,
+so the relay looks like an ordinary web application on one port. Each WebSocket connection
+runs one reader loop (frames are answered in order) and one push task (envelopes for its
+subscriptions). Hardening lives at the edges: ``max_size`` refuses an oversized frame from its
+header before the body is read; the TLS and HTTP handshakes share ``handshake_timeout``;
+a connection without subscriptions that sends no complete frame for ``idle_timeout`` is
+closed, and keepalive pings drop silent peers; a token bucket limits each connection and
+persistent flooders are disconnected; every frame is handled inside a guard, so malformed
+input is answered with an error code and never escapes. Logs hold no ids, no addresses and
+no per-message timing.
+
+Lifecycle: ``start`` opens the store and binds (port 0 picks a free one), ``stop`` stops
+accepting, closes every connection, stops the background loops and closes the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+import signal
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from payk.net.relay import RelayConnection
+from payk.protocol import mailbox as mb
+from payk.protocol.address import RelayAddress, b64u_decode
+from payk.protocol.wire import MalformedFrame
+from payk.relay.config import RelayConfig
+from payk.relay.forward import Forwarder, Sender
+from payk.relay.limits import RateLimiter, Verdict
+from payk.relay.metrics import CONTENT_TYPE, RelayMetrics
+from payk.relay.service import RelayService, Session
+from payk.relay.store import Limits, RelayStore, UnknownFeed, open_store
+from payk.relay.tls import TlsIdentity, load_or_create_identity
+
+__all__ = ["WS_PATH", "RelayServer", "run_relay"]
+
+WS_PATH = "/ws"
+_PADDED = (mb.Envelopes, mb.Push)
+_log = logging.getLogger(__name__)
+_ws_log = logging.getLogger("payk.relay.ws")
+_ws_log.setLevel(logging.CRITICAL)  # websockets would log peer details; it gets nothing
+
+
+class RelayServer:
+    """One relay process: the store, the service, the listener and the background loops."""
+
+    def __init__(self, config: RelayConfig, *, store: RelayStore | None = None) -> None:
+        self.config = config
+        self.identity: TlsIdentity = load_or_create_identity(config.data_dir)
+        limits = Limits(
+            mailbox_max_count=config.mailbox_max_count,
+            mailbox_max_bytes=config.mailbox_max_bytes,
+            ttl_seconds=config.ttl_seconds,
+        )
+        self.store = store or open_store(config.db_url, limits=limits, data_dir=config.data_dir)
+        self.metrics = RelayMetrics()
+        self.forwarder = Forwarder(
+            self.store,
+            _connect_for_forwarding,
+            retry_min=config.forward_retry_min,
+            retry_max=config.forward_retry_max,
+            on_outcome=lambda outcome: self.metrics.forwards.labels(outcome=outcome).inc(),
+        )
+        self.service = RelayService(
+            self.store,
+            pow_bits=config.pow_bits,
+            own_fingerprint=self.identity.fingerprint,
+            on_forward=self.forwarder.wake,
+            on_answer=self.metrics.answered,
+        )
+        self._requests = mb.request_codec()
+        self._answers = mb.response_codec()
+        self._server: Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._open = 0
+        self.address: RelayAddress | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> RelayAddress:
+        """Open the store, bind, start the loops; returns the address clients pin."""
+        await self.store.open()
+        config = self.config
+        self._server = await serve(
+            self._connection,
+            config.host,
+            config.port,
+            ssl=self.identity.server_context(),
+            process_request=self._http,
+            server_header=None,
+            compression=None,
+            open_timeout=config.handshake_timeout,
+            ping_interval=config.ping_interval,
+            ping_timeout=config.ping_timeout,
+            close_timeout=2,
+            max_size=mb.MAX_REQUEST,
+            max_queue=8,
+            logger=_ws_log,
+        )
+        port = self._server.sockets[0].getsockname()[1]
+        self.address = RelayAddress(
+            fingerprint=self.identity.fingerprint, host=config.advertised_host, port=port
+        )
+        self._tasks = [
+            asyncio.create_task(self.forwarder.run()),
+            asyncio.create_task(self._expire_loop()),
+        ]
+        _log.info("relay listening on port %d", port)
+        return self.address
+
+    async def stop(self) -> None:
+        """Stop accepting, close connections, stop the loops, close the store."""
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            with suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), timeout=5)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.store.close()
+        _log.info("relay stopped")
+
+    async def _expire_loop(self) -> None:
+        while True:
+            try:
+                dropped = await self.store.expire(now=int(time.time()))
+                if dropped:
+                    _log.info("expired %d envelopes", dropped)
+            except Exception as exc:
+                _log.error("expiry failed: %s", type(exc).__name__)
+            await asyncio.sleep(self.config.expire_interval)
+
+    # --- WebSocket ------------------------------------------------------------------------
+
+    async def _connection(self, ws: ServerConnection) -> None:
+        if self._open >= self.config.max_connections:
+            await ws.close(1013, "try again later")
+            return
+        self._open += 1
+        self.metrics.connections.inc()
+        session = self.service.open_session()
+        pusher = asyncio.create_task(self._push_loop(ws, session))
+        try:
+            await ws.send(self._answers.encode(self.service.challenge(session)))
+            await self._serve_frames(ws, session)
+        except ConnectionClosed:
+            pass
+        except Exception as exc:  # the last guard: one connection's failure stays its own
+            _log.error("a connection failed: %s", type(exc).__name__)
+        finally:
+            pusher.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await pusher
+            self.service.close_session(session)
+            self._open -= 1
+            self.metrics.connections.dec()
+
+    async def _serve_frames(self, ws: ServerConnection, session: Session) -> None:
+        config = self.config
+        limiter = RateLimiter(config.rate, config.burst, config.max_refusals)
+        while True:
+            frame = await self._next_frame(ws, session)
+            if frame is None:
+                return
+            verdict = limiter.check(time.monotonic())
+            if verdict == Verdict.DISCONNECT:
+                self.metrics.refused_frames.labels(reason="flood").inc()
+                await ws.close(1008, "rate limit exceeded")
+                return
+            if verdict == Verdict.REFUSE:
+                self.metrics.refused_frames.labels(reason="rate").inc()
+                refusal = mb.Error(
+                    rid=self._rid_of(frame), code=mb.ErrorCode.RATE_LIMITED, detail="slow down"
+                )
+                await ws.send(self._answers.encode(refusal))
+                continue
+            await ws.send(await self._answer(session, frame))
+
+    async def _next_frame(self, ws: ServerConnection, session: Session) -> bytes | None:
+        timeout = None if session.subscribed else self.config.idle_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                frame = await ws.recv()
+        except TimeoutError:
+            await ws.close(1001, "idle")
+            return None
+        if isinstance(frame, str):
+            return b""  # text frames are malformed for this protocol
+        return frame
+
+    def _rid_of(self, frame: bytes) -> int:
+        try:
+            return self._requests.decode(frame).rid
+        except MalformedFrame as exc:
+            return exc.rid
+
+    async def _answer(self, session: Session, frame: bytes) -> bytes:
+        try:
+            request = self._requests.decode(frame)
+        except MalformedFrame as exc:
+            self.metrics.refused_frames.labels(reason=exc.code.lower()).inc()
+            error = mb.Error(rid=exc.rid, code=exc.code, detail=str(exc))
+            return self._answers.encode(error)
+        return self._encode(await self.service.handle(session, request))
+
+    def _encode(self, answer: Any) -> bytes:
+        if isinstance(answer, _PADDED):
+            body = self._answers.encode(answer)
+            return self._answers.encode(answer, pad_to=mb.padded_size(len(body)))
+        return self._answers.encode(answer)
+
+    async def _push_loop(self, ws: ServerConnection, session: Session) -> None:
+        while True:
+            await session.wake_event.wait()
+            try:
+                pushes = await self.service.pending_pushes(session)
+            except Exception as exc:
+                _log.error("pushing failed: %s", type(exc).__name__)
+                continue
+            for push in pushes:
+                await ws.send(self._encode(push))
+                self.metrics.pushes.inc()
+
+    # --- plain HTTP -----------------------------------------------------------------------
+
+    async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        parts = urlsplit(request.path)
+        if parts.path == WS_PATH:
+            return None
+        if parts.path == "/health":
+            self.metrics.http.labels(route="health").inc()
+            return _response(http.HTTPStatus.OK, b'{"status": "ok"}\n', "application/json")
+        if parts.path == "/metrics":
+            self.metrics.http.labels(route="metrics").inc()
+            with suppress(Exception):
+                self.metrics.set_store_stats(await self.store.stats())
+            return _response(http.HTTPStatus.OK, self.metrics.render(), CONTENT_TYPE)
+        if parts.path.startswith("/feed/"):
+            self.metrics.http.labels(route="feed").inc()
+            return await self._feed(parts.path.removeprefix("/feed/"), parts.query)
+        self.metrics.http.labels(route="other").inc()
+        return _response(http.HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+
+    async def _feed(self, feed_text: str, query: str) -> Response:
+        try:
+            feed_id = b64u_decode(feed_text)
+            params = parse_qs(query, max_num_fields=4)
+            offset = int(params.get("offset", ["0"])[0])
+            limit = int(params.get("limit", ["100"])[0])
+            if not (0 < len(feed_id) <= 64 and 0 <= offset < 2**62 and 0 < limit <= 1000):
+                raise ValueError("out of range")
+        except ValueError:
+            return _response(http.HTTPStatus.BAD_REQUEST, b"bad request\n", "text/plain")
+        try:
+            entries = await self.service.read_feed(feed_id, offset=offset, limit=limit)
+        except UnknownFeed:
+            return _response(http.HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+        body = self._answers.encode(mb.FeedEntries(rid=0, entries=entries))
+        cache = (
+            "public, max-age=31536000, immutable" if len(entries) == limit else "public, max-age=5"
+        )
+        return _response(http.HTTPStatus.OK, body, "application/octet-stream", cache=cache)
+
+
+def _response(
+    status: http.HTTPStatus, body: bytes, content_type: str, *, cache: str = "no-store"
+) -> Response:
+    headers = Headers(
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", cache),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(status.value, status.phrase, headers, body)
+
+
+async def run_relay(config: RelayConfig, on_ready: Callable[[RelayAddress], None]) -> int:
+    """Run a relay until SIGTERM or SIGINT; returns the exit code (0 after a clean stop)."""
+    server = RelayServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        on_ready(await server.start())
+        await stop.wait()
+    finally:
+        await server.stop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    return 0
+
+
+async def _connect_for_forwarding(address: RelayAddress) -> Sender:
+    return await RelayConnection.connect(address, timeout=10.0)

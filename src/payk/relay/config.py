@@ -1,0 +1,92 @@
+"""The relay's configuration: one frozen, documented dataclass built by the command line.
+
+Strategy: every tunable of ``payk relay serve`` lives here with a safe default, so the service,
+the server and the tests read one object; nothing below the command line reads the
+environment or parses strings (apart from ``parse_listen``, used by the CLI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from payk.errors import UsageError
+
+__all__ = ["DEFAULT_PORT", "RelayConfig", "default_db_url", "parse_listen"]
+
+DEFAULT_PORT = 8443
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RelayConfig:
+    """Everything a relay process needs to run.
+
+    Attributes:
+        data_dir: holds the TLS identity (and the SQLite database by default).
+        db_url: ``sqlite:///ABS/PATH``, ``postgresql://...`` or ``memory:``.
+        host, port: where to listen (port 0 picks a free port).
+        public_host: the host printed in the relay address (default: ``host``).
+        pow_bits: proof-of-work difficulty for creating a mailbox (0: none).
+        ttl_seconds: how long an unacknowledged envelope is kept.
+        mailbox_max_count, mailbox_max_bytes: the per-mailbox quota.
+        rate, burst: per-connection token bucket (requests per second, bucket size).
+        max_refusals: consecutive rate-limited requests after which a connection is closed.
+        handshake_timeout: seconds for the TLS and HTTP/WebSocket handshakes (slowloris).
+        idle_timeout: seconds without a complete request before a connection without
+            subscriptions is closed (half frames then silence).
+        ping_interval, ping_timeout: WebSocket keepalive; a silent peer is dropped.
+        max_connections: connections served at once; more are refused.
+        forward_retry_min, forward_retry_max: backoff bounds (seconds) for forwarding.
+        expire_interval: seconds between purges of expired envelopes.
+    """
+
+    data_dir: Path
+    db_url: str
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    public_host: str | None = None
+    pow_bits: int = 0
+    ttl_seconds: int = 21 * 86400
+    mailbox_max_count: int = 10_000
+    mailbox_max_bytes: int = 256 * 1024 * 1024
+    rate: float = 100.0
+    burst: float = 200.0
+    max_refusals: int = 50
+    handshake_timeout: float = 10.0
+    idle_timeout: float = 300.0
+    ping_interval: float = 20.0
+    ping_timeout: float = 20.0
+    max_connections: int = 10_000
+    forward_retry_min: float = 5.0
+    forward_retry_max: float = 3600.0
+    expire_interval: float = 60.0
+
+    @property
+    def advertised_host(self) -> str:
+        """The host to put in the relay address."""
+        if self.public_host:
+            return self.public_host
+        if self.host in ("", "0.0.0.0"):  # noqa: S104 - naming the wildcard, not binding it
+            return "127.0.0.1"
+        if self.host == "::":
+            return "[::1]"
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+
+def default_db_url(data_dir: Path) -> str:
+    """The embedded default: a SQLite file in the data folder."""
+    return f"sqlite:///{(data_dir / 'relay.db').resolve()}"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (IPv6 hosts in brackets).
+
+    Raises:
+        UsageError: not HOST:PORT with a port from 0 to 65535.
+    """
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not port_text.isdigit() or int(port_text) > 65535:
+        raise UsageError(f"--listen needs HOST:PORT, got {text!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host or "0.0.0.0", int(port_text)  # noqa: S104 - an explicit ":PORT" means all

@@ -1,0 +1,347 @@
+"""The relay's commands: one decoded request in, one answer out, over a ``RelayStore``.
+
+Strategy: no sockets here. A ``Session`` is the state of one connection (its nonce, the
+mailboxes and feeds it proved, its subscriptions, what was pushed and not yet acked);
+``RelayService.handle`` maps each request type to a small coroutine and turns every store
+refusal into an ``Error`` code, so nothing raised by a request escapes. Authentication always
+verifies one signature, against a dummy key when the mailbox or feed does not exist, so a
+failure takes the same time either way. The ``Hub`` routes the store's wake-ups (also from
+other processes on PostgreSQL) to the sessions subscribed to a mailbox; the server's push
+task then asks ``pending_pushes`` for what to send.
+
+Invariants: a session serves a mailbox's reads, acks, subscriptions and deletion only after
+a valid ``Auth`` on this session's nonce; an ``Ok`` to ``Send``/``Forward`` means durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from payk.errors import DecryptionError, UsageError
+from payk.protocol import mailbox as mb
+from payk.protocol.address import RelayAddress
+from payk.protocol.primitives import random_bytes, signing_public_key, verify
+from payk.relay.store.base import (
+    AlreadyExists,
+    QuotaExceeded,
+    RelayStore,
+    UnknownFeed,
+    UnknownMailbox,
+)
+
+__all__ = ["MAX_ANSWER_BYTES", "Hub", "RelayService", "Session"]
+
+MAX_ANSWER_BYTES = 1024 * 1024
+MAX_PROVEN = 1024
+PUSH_BATCH = 100
+_log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False, slots=True)
+class Session:
+    """What one connection has proved and subscribed to."""
+
+    nonce: bytes
+    mailboxes: set[bytes] = field(default_factory=set)
+    feeds: set[bytes] = field(default_factory=set)
+    subscribed: set[bytes] = field(default_factory=set)
+    pushed: dict[bytes, set[bytes]] = field(default_factory=dict)
+    pow_used: set[bytes] = field(default_factory=set)
+    woken: set[bytes] = field(default_factory=set)
+    wake_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake(self, recv_id: bytes) -> None:
+        """Note that ``recv_id`` may have new envelopes to push."""
+        if recv_id in self.subscribed:
+            self.woken.add(recv_id)
+            self.wake_event.set()
+
+    def take_woken(self) -> set[bytes]:
+        """The mailboxes woken since the last call."""
+        woken, self.woken = self.woken, set()
+        self.wake_event.clear()
+        return woken
+
+
+class Hub:
+    """Which sessions are subscribed to which mailbox; fed by the store's wake-ups."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[bytes, set[Session]] = {}
+
+    def add(self, recv_id: bytes, session: Session) -> None:
+        self._subscribers.setdefault(recv_id, set()).add(session)
+
+    def discard(self, recv_id: bytes, session: Session) -> None:
+        sessions = self._subscribers.get(recv_id)
+        if sessions is not None:
+            sessions.discard(session)
+            if not sessions:
+                del self._subscribers[recv_id]
+
+    def notify(self, key: bytes) -> None:
+        """A durable write happened for mailbox (or feed) ``key``."""
+        for session in tuple(self._subscribers.get(key, ())):
+            session.wake(key)
+
+    def __len__(self) -> int:
+        return len(self._subscribers)
+
+
+Handler = Callable[[Session, Any], Awaitable[mb.Response]]
+
+
+class RelayService:
+    """Executes relay requests against a store."""
+
+    def __init__(
+        self,
+        store: RelayStore,
+        *,
+        pow_bits: int = 0,
+        own_fingerprint: bytes | None = None,
+        clock: Callable[[], int] = lambda: int(time.time()),
+        on_forward: Callable[[], None] = lambda: None,
+        on_answer: Callable[[str, str], None] = lambda command, code: None,
+    ) -> None:
+        self.store = store
+        self.hub = Hub()
+        self.pow_bits = pow_bits
+        self._own_fingerprint = own_fingerprint
+        self._clock = clock
+        self._on_forward = on_forward
+        self._on_answer = on_answer
+        self._dummy_key = signing_public_key(random_bytes(32))
+        store.on_enqueue(self.hub.notify)
+        self._handlers: dict[type[Any], Handler] = {
+            mb.CreateMailbox: self._create_mailbox,
+            mb.Auth: self._auth,
+            mb.Send: self._send,
+            mb.Forward: self._forward,
+            mb.Fetch: self._fetch,
+            mb.Ack: self._ack,
+            mb.Subscribe: self._subscribe,
+            mb.Unsubscribe: self._unsubscribe,
+            mb.DeleteMailbox: self._delete_mailbox,
+            mb.CreateFeed: self._create_feed,
+            mb.FeedAuth: self._feed_auth,
+            mb.Append: self._append,
+            mb.ReadFeed: self._read_feed,
+            mb.Ping: self._ping,
+        }
+
+    # --- sessions -------------------------------------------------------------------------
+
+    def open_session(self) -> Session:
+        """A new connection's state, with a fresh nonce."""
+        return Session(nonce=random_bytes(mb.NONCE_LEN))
+
+    def challenge(self, session: Session) -> mb.Challenge:
+        """The first frame the relay sends on a connection."""
+        return mb.Challenge(nonce=session.nonce, pow_bits=self.pow_bits)
+
+    def close_session(self, session: Session) -> None:
+        """Forget a connection's subscriptions."""
+        for recv_id in session.subscribed:
+            self.hub.discard(recv_id, session)
+        session.subscribed.clear()
+
+    async def handle(self, session: Session, request: mb.Request) -> mb.Response:
+        """The answer to one request; never raises for anything the peer or store does."""
+        name = type(request).__name__
+        try:
+            answer = await self._handlers[type(request)](session, request)
+        except (UnknownMailbox, UnknownFeed):
+            answer = _error(request, mb.ErrorCode.UNKNOWN, "no such mailbox or feed")
+        except QuotaExceeded:
+            answer = _error(request, mb.ErrorCode.QUOTA, "the mailbox or feed is full")
+        except Exception as exc:
+            _log.error("a %s request failed: %s", name, type(exc).__name__)
+            answer = _error(request, mb.ErrorCode.UNAVAILABLE, "the relay could not do that now")
+        self._on_answer(name, answer.code if isinstance(answer, mb.Error) else "OK")
+        return answer
+
+    async def pending_pushes(self, session: Session) -> list[mb.Push]:
+        """Envelopes of woken, subscribed mailboxes not yet pushed on this session."""
+        pushes: list[mb.Push] = []
+        for recv_id in session.take_woken():
+            if recv_id not in session.subscribed:
+                continue
+            try:
+                stored = await self.store.fetch(recv_id, limit=PUSH_BATCH, now=self._clock())
+            except UnknownMailbox:
+                self._drop_subscription(session, recv_id)
+                continue
+            seen = session.pushed.setdefault(recv_id, set())
+            for envelope in stored:
+                if envelope.id not in seen:
+                    seen.add(envelope.id)
+                    item = mb.Item(id=envelope.id, body=envelope.body)
+                    pushes.append(mb.Push(recv_id=recv_id, item=item))
+        return pushes
+
+    # --- mailboxes ------------------------------------------------------------------------
+
+    async def _create_mailbox(self, session: Session, req: mb.CreateMailbox) -> mb.Response:
+        if self.pow_bits and (
+            req.auth_key in session.pow_used
+            or not mb.pow_valid(session.nonce, req.auth_key, req.pow, self.pow_bits)
+        ):
+            return _error(req, mb.ErrorCode.POW_REQUIRED, "solve the proof of work first")
+        session.pow_used.add(req.auth_key)
+        now = self._clock()
+        for _ in range(3):
+            recv_id, send_id = random_bytes(mb.ID_LEN), random_bytes(mb.ID_LEN)
+            try:
+                await self.store.create_mailbox(
+                    recv_id=recv_id, send_id=send_id, auth_key=req.auth_key, now=now
+                )
+            except AlreadyExists:
+                continue
+            return mb.MailboxCreated(rid=req.rid, recv_id=recv_id, send_id=send_id)
+        return _error(req, mb.ErrorCode.UNAVAILABLE, "could not allocate a mailbox")
+
+    async def _auth(self, session: Session, req: mb.Auth) -> mb.Response:
+        key = await self.store.auth_key(req.recv_id)
+        message = mb.auth_message(session.nonce, req.recv_id)
+        if not self._verified(key, message, req.sig) or len(session.mailboxes) >= MAX_PROVEN:
+            return _error(req, mb.ErrorCode.UNAUTHORIZED, "authentication failed")
+        session.mailboxes.add(req.recv_id)
+        return mb.Ok(rid=req.rid)
+
+    def _verified(self, key: bytes | None, message: bytes, sig: bytes) -> bool:
+        try:
+            verify(key if key is not None else self._dummy_key, message, sig)
+        except DecryptionError:
+            return False
+        return key is not None
+
+    async def _send(self, session: Session, req: mb.Send) -> mb.Response:
+        await self.store.enqueue(req.send_id, req.body, now=self._clock())
+        return mb.Ok(rid=req.rid)
+
+    async def _forward(self, session: Session, req: mb.Forward) -> mb.Response:
+        try:
+            target = RelayAddress.parse(req.relay)
+        except UsageError:
+            return _error(req, mb.ErrorCode.BAD_TARGET, "not a relay address")
+        if target.fingerprint == self._own_fingerprint:
+            await self.store.enqueue(req.send_id, req.body, now=self._clock())
+            return mb.Ok(rid=req.rid)
+        await self.store.enqueue_forward(
+            target=str(target), send_id=req.send_id, body=req.body, now=self._clock()
+        )
+        self._on_forward()
+        return mb.Ok(rid=req.rid)
+
+    async def _fetch(self, session: Session, req: mb.Fetch) -> mb.Response:
+        if req.recv_id not in session.mailboxes:
+            return _unauthorized(req)
+        stored = await self.store.fetch(req.recv_id, limit=req.limit, now=self._clock())
+        items: list[mb.Item] = []
+        budget = MAX_ANSWER_BYTES
+        for envelope in stored:
+            budget -= len(envelope.body) + 64
+            if budget < 0 and items:
+                break
+            items.append(mb.Item(id=envelope.id, body=envelope.body))
+        return mb.Envelopes(rid=req.rid, items=items)
+
+    async def _ack(self, session: Session, req: mb.Ack) -> mb.Response:
+        if req.recv_id not in session.mailboxes:
+            return _unauthorized(req)
+        await self.store.ack(req.recv_id, req.ids)
+        seen = session.pushed.get(req.recv_id)
+        if seen is not None:
+            seen.difference_update(req.ids)
+            session.wake(req.recv_id)
+        return mb.Ok(rid=req.rid)
+
+    async def _subscribe(self, session: Session, req: mb.Subscribe) -> mb.Response:
+        if req.recv_id not in session.mailboxes:
+            return _unauthorized(req)
+        session.subscribed.add(req.recv_id)
+        self.hub.add(req.recv_id, session)
+        session.wake(req.recv_id)
+        return mb.Ok(rid=req.rid)
+
+    async def _unsubscribe(self, session: Session, req: mb.Unsubscribe) -> mb.Response:
+        self._drop_subscription(session, req.recv_id)
+        return mb.Ok(rid=req.rid)
+
+    def _drop_subscription(self, session: Session, recv_id: bytes) -> None:
+        session.subscribed.discard(recv_id)
+        session.pushed.pop(recv_id, None)
+        self.hub.discard(recv_id, session)
+
+    async def _delete_mailbox(self, session: Session, req: mb.DeleteMailbox) -> mb.Response:
+        if req.recv_id not in session.mailboxes:
+            return _unauthorized(req)
+        await self.store.delete_mailbox(req.recv_id)
+        self._drop_subscription(session, req.recv_id)
+        session.mailboxes.discard(req.recv_id)
+        return mb.Ok(rid=req.rid)
+
+    # --- feeds ----------------------------------------------------------------------------
+
+    async def _create_feed(self, session: Session, req: mb.CreateFeed) -> mb.Response:
+        for _ in range(3):
+            feed_id = random_bytes(mb.ID_LEN)
+            try:
+                await self.store.create_feed(
+                    feed_id=feed_id, writer_key=req.writer_key, now=self._clock()
+                )
+            except AlreadyExists:
+                continue
+            return mb.FeedCreated(rid=req.rid, feed_id=feed_id)
+        return _error(req, mb.ErrorCode.UNAVAILABLE, "could not allocate a feed")
+
+    async def _feed_auth(self, session: Session, req: mb.FeedAuth) -> mb.Response:
+        key = await self.store.feed_writer(req.feed_id)
+        message = mb.feed_auth_message(session.nonce, req.feed_id)
+        if not self._verified(key, message, req.sig) or len(session.feeds) >= MAX_PROVEN:
+            return _error(req, mb.ErrorCode.UNAUTHORIZED, "authentication failed")
+        session.feeds.add(req.feed_id)
+        return mb.Ok(rid=req.rid)
+
+    async def _append(self, session: Session, req: mb.Append) -> mb.Response:
+        if req.feed_id not in session.feeds:
+            return _unauthorized(req)
+        offset = await self.store.append(req.feed_id, req.body, now=self._clock())
+        return mb.Appended(rid=req.rid, offset=offset)
+
+    async def _read_feed(self, session: Session, req: mb.ReadFeed) -> mb.Response:
+        entries = await self.read_feed(req.feed_id, offset=req.offset, limit=req.limit)
+        return mb.FeedEntries(rid=req.rid, entries=entries)
+
+    async def read_feed(self, feed_id: bytes, *, offset: int, limit: int) -> list[mb.FeedEntry]:
+        """Feed entries from ``offset``, bounded in bytes (also serves plain HTTP GETs).
+
+        Raises:
+            UnknownFeed: no feed has this id.
+        """
+        stored = await self.store.read_feed(feed_id, offset=offset, limit=limit)
+        entries: list[mb.FeedEntry] = []
+        budget = MAX_ANSWER_BYTES
+        for entry in stored:
+            budget -= len(entry.body) + 16
+            if budget < 0 and entries:
+                break
+            entries.append(mb.FeedEntry(offset=entry.offset, body=entry.body))
+        return entries
+
+    async def _ping(self, session: Session, req: mb.Ping) -> mb.Response:
+        return mb.Ok(rid=req.rid)
+
+
+def _error(request: mb.Request, code: str, detail: str) -> mb.Error:
+    return mb.Error(rid=request.rid, code=code, detail=detail)
+
+
+def _unauthorized(request: mb.Request) -> mb.Error:
+    return _error(request, mb.ErrorCode.UNAUTHORIZED, "authenticate for this mailbox or feed")
