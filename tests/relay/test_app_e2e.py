@@ -1,0 +1,132 @@
+"""The relay process from outside: plain HTTPS routes, lifecycle, identity, logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from payk.net.relay import RelayConnection
+from payk.protocol import mailbox as mb
+from payk.protocol.address import b64u_encode
+from payk.protocol.primitives import spki_fingerprint
+from tests.relay.harness import RelayProcess, http_get, start_relay
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_feed_is_served_as_cacheable_https_get(relay: RelayProcess) -> None:
+    async with await RelayConnection.connect(relay.address) as conn:
+        feed = await conn.create_feed()
+        for i in range(3):
+            await conn.append(feed, f"post {i}".encode())
+    path = f"/feed/{b64u_encode(feed.feed_id)}"
+    status, headers, body, der = await http_get(relay.address, f"{path}?offset=1")
+    assert spki_fingerprint(der) == relay.address.fingerprint
+    assert status == 200
+    assert headers["cache-control"].startswith("public")
+    entries = mb.response_codec().decode(body)
+    assert isinstance(entries, mb.FeedEntries)
+    assert [(e.offset, e.body) for e in entries.entries] == [(1, b"post 1"), (2, b"post 2")]
+    full = await http_get(relay.address, f"{path}?offset=0&limit=2")
+    assert "immutable" in full[1]["cache-control"]
+    assert "immutable" not in headers["cache-control"]
+
+
+async def test_feed_get_refuses_unknown_and_bad_requests(relay: RelayProcess) -> None:
+    unknown = await http_get(relay.address, f"/feed/{b64u_encode(bytes(16))}")
+    assert unknown[0] == 404
+    for bad in ("/feed/!!!", f"/feed/{b64u_encode(bytes(16))}?offset=-1", "/feed/?limit=x"):
+        assert (await http_get(relay.address, bad))[0] == 400
+    assert (await http_get(relay.address, "/nothing-here"))[0] == 404
+
+
+async def test_health_and_metrics(relay: RelayProcess) -> None:
+    status, headers, body, _ = await http_get(relay.address, "/health")
+    assert status == 200 and json.loads(body) == {"status": "ok"}
+    async with await RelayConnection.connect(relay.address) as conn:
+        box = await conn.create_mailbox()
+        await conn.send(box.send_id, b"counted")
+    status, headers, body, _ = await http_get(relay.address, "/metrics")
+    text = body.decode()
+    assert status == 200 and headers["content-type"].startswith("text/plain")
+    assert 'payk_relay_requests_total{code="OK",command="Send"} 1.0' in text
+    assert "payk_relay_connections" in text
+    assert 'payk_relay_store{kind="envelopes"} 1.0' in text
+    assert 'payk_relay_store{kind="mailboxes"} 1.0' in text
+
+
+async def test_sigterm_stops_cleanly_and_identity_survives_restart(tmp_path: Path) -> None:
+    data = tmp_path / "relay"
+    first = await start_relay(data)
+    async with await RelayConnection.connect(first.address) as conn:
+        box = await conn.create_mailbox()
+        await conn.send(box.send_id, b"durable")
+    assert await first.terminate() == 0
+    second = await start_relay(data)
+    try:
+        assert second.address.fingerprint == first.address.fingerprint
+        async with await RelayConnection.connect(second.address) as conn:
+            assert [d.envelope for d in await conn.fetch(box)] == [b"durable"]
+    finally:
+        assert await second.terminate() == 0
+    printed = await asyncio.to_thread(_relay_address, data, "127.0.0.1:9999")
+    assert json.loads(printed)["address"] == str(first.address).rsplit(":", 1)[0] + ":9999"
+
+
+def _relay_address(data: Path, listen: str) -> str:
+    argv = ["-m", "payk", "--json", "relay", "address", "--data", str(data), "--listen", listen]
+    return subprocess.run(
+        [sys.executable, *argv], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_relay_address_without_identity_is_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "payk", "relay", "address", "--data", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "no relay identity" in result.stderr
+
+
+async def test_human_output_prints_the_address_line(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "payk",
+        "relay",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        str(tmp_path / "r"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert line.startswith("relay address: payk://")
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
+async def test_logs_carry_no_mailbox_ids(relay: RelayProcess) -> None:
+    async with await RelayConnection.connect(relay.address) as conn:
+        box = await conn.create_mailbox()
+        await conn.send(box.send_id, b"x")
+        await conn.fetch(box)
+        await conn.ack(box, [bytes(16)])
+    await relay.terminate()
+    log = relay.log()
+    assert "relay listening" in log
+    for ident in (box.recv_id, box.send_id):
+        assert ident.hex() not in log and b64u_encode(ident) not in log
+    assert "127.0.0.1" not in log
