@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +46,7 @@ class Relay:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stdout is not None:
+        if self.process.stdout is not None and self.process.pid not in _readers:
             self.process.stdout.close()
 
 
@@ -72,20 +74,39 @@ class RelayFactory:
             relay.stop()
 
 
-def _first_line(process: subprocess.Popen[str]) -> str:
-    """The relay's address line, or a failure if it does not come in time."""
-    import selectors
+_readers: dict[int, queue.Queue[str]] = {}
 
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout=STARTUP_TIMEOUT):
-            process.kill()
-            pytest.fail("the relay did not print its address in time")
-    line = process.stdout.readline()
+
+def read_line(process: subprocess.Popen[str], timeout: float = STARTUP_TIMEOUT) -> str:
+    """The next line a process prints, or a failure if it does not come in time.
+
+    A thread per process moves lines into a queue, so lines already buffered are never
+    missed (a select() on the pipe would not see them).
+    """
+    lines = _readers.get(process.pid)
+    if lines is None:
+        lines = _readers[process.pid] = queue.Queue()
+        threading.Thread(target=_pump, args=(process, lines), daemon=True).start()
+    try:
+        line = lines.get(timeout=timeout)
+    except queue.Empty:
+        process.kill()
+        pytest.fail("the process printed nothing in time")
     if not line:
-        pytest.fail(f"the relay exited with {process.wait()}")
+        pytest.fail(f"the process exited with {process.wait()}")
     return line
+
+
+def _pump(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
+    assert process.stdout is not None
+    with process.stdout:
+        for line in process.stdout:
+            lines.put(line)
+    lines.put("")
+
+
+def _first_line(process: subprocess.Popen[str]) -> str:
+    return read_line(process)
 
 
 @pytest.fixture
@@ -115,9 +136,7 @@ class Payk:
     passphrase: str
     downloads: Path
 
-    def __call__(
-        self, *args: str, passphrase: str | None = None, check: bool = True, json_mode: bool = True
-    ) -> Result:
+    def env(self, passphrase: str | None = None) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             PAYK_PASSPHRASE=passphrase if passphrase is not None else self.passphrase,
@@ -125,6 +144,23 @@ class Payk:
             PAYK_HOME=str(self.home),
         )
         env.pop("PAYK_DEBUG", None)
+        return env
+
+    def spawn(self, *args: str) -> subprocess.Popen[str]:
+        """Start a long-running command (``listen``) with JSON output."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "payk", "--home", str(self.home), "--json", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=self.env(),
+        )
+
+    def __call__(
+        self, *args: str, passphrase: str | None = None, check: bool = True, json_mode: bool = True
+    ) -> Result:
+        env = self.env(passphrase)
         argv = [sys.executable, "-m", "payk", "--home", str(self.home)]
         argv += ["--json"] if json_mode else []
         done = subprocess.run(

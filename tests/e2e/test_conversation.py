@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import signal
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Payk, Relay, RelayFactory, connect
+from tests.e2e.conftest import Payk, Relay, RelayFactory, connect, read_line
 
 pytestmark = pytest.mark.e2e
 
@@ -131,3 +133,24 @@ def test_a_file_arrives_verified(relay: Relay, people: tuple[Payk, Payk], tmp_pa
     assert saved.read_bytes() == data
     gone = bob("send", "Alice", "--file", str(tmp_path / "vanished.bin"), check=False)
     assert gone.code == 1 and "not a file" in gone.stderr
+
+
+def test_listen_prints_each_message_as_a_json_line(relay: Relay, people: tuple[Payk, Payk]) -> None:
+    alice, bob = people
+    alice.init("Alice", [relay.address])
+    bob.init("Bob", [relay.address])
+    connect(alice, bob)
+    listener = alice.spawn("listen", "--save", str(alice.downloads))
+    try:
+        bob("send", "Alice", "first")
+        bob("send", "Alice", "second")
+        lines = [json.loads(read_line(listener)) for _ in range(2)]
+        assert [(m["from"], m["text"]) for m in lines] == [("Bob", "first"), ("Bob", "second")]
+    finally:
+        listener.send_signal(signal.SIGINT)
+        listener.wait(timeout=30)
+    assert listener.stderr is not None
+    err = listener.stderr.read()
+    listener.stderr.close()
+    assert listener.returncode == 130 and "interrupted" in err
+    assert alice.sync() == []
