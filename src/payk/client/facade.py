@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -406,7 +406,7 @@ class Client:
                         message=None,
                     )
 
-    async def listen(self) -> AsyncIterator[Message]:
+    async def listen(self) -> AsyncGenerator[Message, None]:
         """Stay connected to every relay; yield messages as they arrive (until cancelled)."""
         queue: asyncio.Queue[InboxResult] = asyncio.Queue()
         relays = sorted({m.relay for m in all_mailboxes(self.profile.db)})
