@@ -5,6 +5,7 @@ message as one sentence on stderr and exit with its ``exit_code`` (documented in
 
     PaykError                          exit 1   anything payk raises on purpose
     ├── UsageError                     exit 1   bad arguments or input from the person
+    │   └── InvitationError            exit 1   an invitation link is garbled, tampered or expired
     ├── LocalProtocolError             exit 1   this side misused an API (a bug or bad state)
     ├── RemoteProtocolError            exit 4   the peer or the network broke the rules
     │   ├── DecryptionError            exit 4   any authentication failure, deliberately opaque
@@ -28,6 +29,7 @@ __all__ = [
     "DecryptionError",
     "FingerprintMismatchError",
     "IntegrityError",
+    "InvitationError",
     "LocalProtocolError",
     "NetworkError",
     "PaykError",
@@ -48,6 +50,10 @@ class PaykError(Exception):
 
 class UsageError(PaykError):
     """The person gave arguments or input payk cannot use."""
+
+
+class InvitationError(UsageError):
+    """An invitation link cannot be used: garbled, truncated, tampered with or expired."""
 
 
 class LocalProtocolError(PaykError):
