@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console, RenderableType
 
-from payk.cli.message_cmd import render_message, render_messages, render_sent
+from payk.cli.message_cmd import printable, render_message, render_messages, render_sent
 from payk.cli.profile_cmd import passphrase, qr_text, render_contacts, render_init, render_safety
 from payk.client.facade import Safety, Sent
 from payk.client.messages import Message
@@ -78,3 +78,8 @@ def test_passphrase_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     with pytest.raises(UsageError, match="PAYK_PASSPHRASE"):
         passphrase()
+
+
+def test_peer_text_cannot_drive_the_terminal() -> None:
+    assert printable("hi\x1b[2J\x07 there\nnext") == "hi[2J there\nnext"
+    assert "\x1b" not in _text(render_message(_message(text="\x1b]0;pwned\x07")))

@@ -24,7 +24,7 @@ from payk.client.facade import Client, Sent
 from payk.client.messages import Message
 from payk.errors import UsageError
 
-__all__ = ["register", "render_message", "render_messages", "render_sent"]
+__all__ = ["printable", "register", "render_message", "render_messages", "render_sent"]
 
 PROGRESS_THRESHOLD = 1024 * 1024
 
@@ -159,6 +159,11 @@ def render_sent(to: str, sent: Sent) -> RenderableType:
     return Text(f"⧗ queued for {to}: no relay reachable now; it goes out on the next sync")
 
 
+def printable(text: str) -> str:
+    """``text`` without control characters (a peer must not drive the terminal)."""
+    return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
+
+
 def render_message(message: Message) -> RenderableType:
     """One message as a line: who, when, what, and its delivery state."""
     line = Text()
@@ -167,7 +172,7 @@ def render_message(message: Message) -> RenderableType:
         line.append(f" → {message.conversation}", style="dim")
     line.append(": ")
     if message.text is not None:
-        line.append(message.text)
+        line.append(printable(message.text))
     if message.file_name is not None:
         size = f" ({message.file_size:,} bytes)" if message.file_size is not None else ""
         line.append(f"📎 {message.file_name}{size}", style="underline")

@@ -88,7 +88,8 @@ def contact_by_id(db: Database, contact_id: int) -> Contact:
 
 def unique_alias(db: Database, wanted: str) -> str:
     """``wanted`` cleaned up, with a number added if another contact has it."""
-    base = " ".join(wanted.split())[:MAX_ALIAS] or "contact"
+    printable = "".join(ch for ch in wanted if ch.isprintable() or ch.isspace())
+    base = " ".join(printable.split())[:MAX_ALIAS] or "contact"
     alias, n = base, 1
     while db.one("SELECT 1 FROM contacts WHERE alias = ? COLLATE NOCASE", (alias,)):
         n += 1

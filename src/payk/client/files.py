@@ -26,6 +26,7 @@ __all__ = [
     "offer_received",
     "prepare_file",
     "read_file",
+    "safe_name",
     "save_copy",
 ]
 
@@ -157,7 +158,7 @@ def save_copy(db: Database, message: int, folder: Path) -> Path:
     )
     if row is None:
         raise StorageError("the received file is not in the store")
-    name = Path(str(row[0])).name or "file"
+    name = safe_name(str(row[0]))
     try:
         folder.mkdir(parents=True, exist_ok=True)
         path = _free_name(folder / name)
@@ -169,6 +170,13 @@ def save_copy(db: Database, message: int, folder: Path) -> Path:
         ) from exc
     db.execute("UPDATE messages SET file_path = ? WHERE rowid_ = ?", (str(path), message))
     return path
+
+
+def safe_name(name: str) -> str:
+    """A file name from a peer made harmless: no folders, no control characters, no dot-files."""
+    cleaned = "".join(ch for ch in Path(name.replace("\\", "/")).name if ch.isprintable())
+    cleaned = cleaned.strip().lstrip(".")
+    return cleaned[:200] or "file"
 
 
 def _free_name(path: Path) -> Path:
