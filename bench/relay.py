@@ -1,0 +1,204 @@
+"""Relay benchmark: the payk relay against a bare forwarder and Mosquitto, same load.
+
+Strategy: each server runs as its own process and so does the load generator
+(``bench.loadgen``), so the server's CPU time can be read from ``/proc/<pid>/stat`` before
+and after each load and divided by the messages delivered. Three servers:
+
+* ``forwarder`` (``bench.forwarder``): WebSocket, no TLS, no storage, no auth: the floor;
+* ``payk_sqlite``: ``payk relay serve`` on SQLite, TLS on, every envelope durable
+  (synchronous=FULL) before the sender hears "accepted", deleted on ack, rate limits lifted;
+* ``mosquitto`` (if ``mosquitto`` is on PATH and paho-mqtt is installed): QoS 1, no
+  persistence, on a free loopback port.
+
+Loads: 1 pair and 100 pairs of sender/receiver, 256-byte messages, a fixed count per pair.
+Returned per server and load: messages/s, server CPU seconds per message, p50/p99 latency,
+lost messages; plus ratios of payk and Mosquitto against the forwarder. Nothing is printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["run"]
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZE = 256
+START_TIMEOUT = 30.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 20)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def _forwarder(workdir: Path) -> AsyncIterator[tuple[int, str]]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.forwarder", cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        port = (await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT)).decode().strip()
+        yield proc.pid, port
+    finally:
+        await _stop(proc)
+
+
+@contextlib.asynccontextmanager
+async def _payk(workdir: Path) -> AsyncIterator[tuple[int, str]]:
+    data = workdir / "payk-relay"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "payk",
+        "--json",
+        "relay",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        str(data),
+        "--rate",
+        "1000000",
+        "--burst",
+        "1000000",
+        "--log-level",
+        "WARNING",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT)
+        yield proc.pid, json.loads(line)["address"]
+    finally:
+        await _stop(proc)
+
+
+@contextlib.asynccontextmanager
+async def _mosquitto(workdir: Path) -> AsyncIterator[tuple[int, str]]:
+    port = _free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_inflight_messages 0\nmax_queued_messages 0\nlog_type none\n"
+    )
+    binary = shutil.which("mosquitto") or "mosquitto"
+    proc = await asyncio.create_subprocess_exec(binary, "-c", str(conf))
+    try:
+        async with asyncio.timeout(START_TIMEOUT):
+            while True:
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                except OSError:
+                    await asyncio.sleep(0.05)
+                    continue
+                writer.close()
+                break
+        yield proc.pid, str(port)
+    finally:
+        await _stop(proc)
+
+
+async def _load(kind: str, target: str, pairs: int, count: int) -> dict[str, Any]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        kind,
+        target,
+        "--pairs",
+        str(pairs),
+        "--count",
+        str(count),
+        "--size",
+        str(SIZE),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"the load generator failed for {kind} (exit {proc.returncode})")
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+async def _measure(server: Any, kind: str, workdir: Path, loads: list[tuple[int, int]]) -> Any:
+    figures: dict[str, Any] = {}
+    async with server(workdir) as (pid, target):
+        for pairs, count in loads:
+            before = _cpu_seconds(pid)
+            result = await _load(kind, target, pairs, count)
+            spent = _cpu_seconds(pid) - before
+            result["server_cpu_s_per_msg"] = spent / max(1, result["received"])
+            figures[f"pairs_{pairs}"] = result
+    return figures
+
+
+def _ratios(base: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    ratios: dict[str, Any] = {}
+    for load, figures in other.items():
+        ref = base.get(load)
+        if not isinstance(figures, dict) or not isinstance(ref, dict):
+            continue
+        ratios[load] = {
+            key: figures[key] / ref[key] if ref[key] else None
+            for key in ("msgs_per_s", "server_cpu_s_per_msg", "latency_p50_ms", "latency_p99_ms")
+        }
+    return ratios
+
+
+def _mosquitto_missing() -> str | None:
+    if shutil.which("mosquitto") is None:
+        return "mosquitto is not on PATH"
+    if importlib.util.find_spec("paho") is None:
+        return "paho-mqtt is not installed"
+    return None
+
+
+async def run(quick: bool, workdir: Path) -> dict[str, Any]:
+    """Relay figures; ``quick`` sends 200 messages with 1 pair and 10 per pair with 100."""
+    loads = [(1, 200), (100, 10)] if quick else [(1, 2000), (100, 100)]
+    workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any load
+    results: dict[str, Any] = {
+        "message_bytes": SIZE,
+        "forwarder": await _measure(_forwarder, "forwarder", workdir, loads),
+        "payk_sqlite": await _measure(_payk, "payk", workdir, loads),
+    }
+    missing = _mosquitto_missing()
+    if missing is None:
+        results["mosquitto"] = await _measure(_mosquitto, "mqtt", workdir, loads)
+    else:
+        results["mosquitto"] = {"skipped": missing}
+    results["ratios_vs_forwarder"] = {
+        name: _ratios(results["forwarder"], results[name])
+        for name in ("payk_sqlite", "mosquitto")
+        if "skipped" not in results[name]
+    }
+    return results
