@@ -8,6 +8,7 @@ import pytest
 
 from payk.client.facade import Client
 from payk.client.files import safe_name
+from payk.client.mailboxes import all_mailboxes
 from payk.client.store.sqlcipher import Database
 from payk.errors import InvitationError, StorageError
 from payk.net.memory import MemoryNetwork
@@ -101,5 +102,21 @@ async def test_peer_names_lose_control_characters(tmp_path: Path) -> None:
     await bob.accept(await alice.invite(), alias="Alice")
     await alice.sync()
     assert [c.alias for c in alice.contacts()] == ["Bob[31m"]
+    await alice.close()
+    await bob.close()
+
+
+async def test_expired_unanswered_invitations_stop_costing_fetches(tmp_path: Path) -> None:
+    clock = Clock()
+    alice, bob = await _people(tmp_path, clock)
+    await alice.invite(ttl=3600)
+    answered = await alice.invite(ttl=3600)
+    await bob.accept(answered, alias="Alice")
+    await alice.sync()
+    assert len(all_mailboxes(alice.profile.db)) == 2
+    clock.now += 3601
+    await alice.sync()
+    remaining = all_mailboxes(alice.profile.db)
+    assert len(remaining) == 1 and remaining[0].contact_id is not None
     await alice.close()
     await bob.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +21,16 @@ from payk.client import contacts, files, invites, outbox
 from payk.client.config import Config, load_config
 from payk.client.contacts import Contact
 from payk.client.inbox import InboxResult
-from payk.client.mailboxes import add_mailbox, all_mailboxes, create_on_relays
+from payk.client.mailboxes import (
+    add_mailbox,
+    all_mailboxes,
+    create_on_relays,
+    expired_invitation_mailboxes,
+    forget_mailbox,
+)
 from payk.client.messages import Message, history, messages_by_rowid
 from payk.client.profile import Profile, create_profile, unlock_profile
-from payk.client.router import Network, RelayNetwork, RelayPool, unreachable
+from payk.client.router import Network, RelayLink, RelayNetwork, RelayPool, unreachable
 from payk.client.store.header import KdfParams
 from payk.client.sync import fetch_all, listen_relay
 from payk.errors import PaykError, StorageError, UsageError
@@ -361,9 +367,18 @@ class Client:
             result = await fetch_all(self.profile, self.pool, clock=self.clock)
             self._check_some_relay_answered()
             messages = await self._after_receive(result)
+            await self._prune_expired_invitations()
             if messages or result.new_contacts or time.monotonic() >= deadline:
                 return messages
             await asyncio.sleep(POLL_INTERVAL)
+
+    async def _prune_expired_invitations(self) -> None:
+        """Delete the mailboxes of unanswered, expired invitations (best effort on relays)."""
+        db = self.profile.db
+        for mailbox in expired_invitation_mailboxes(db, now=self.clock()):
+            creds = self.pool.network.creds(mailbox.recv_id, mailbox.send_id, mailbox.auth_seed)
+            await self.pool.call(mailbox.relay, _deleter(creds))
+            forget_mailbox(db, mailbox.id)
 
     def _check_some_relay_answered(self) -> None:
         relays = {m.relay for m in all_mailboxes(self.profile.db)} or set(self.relays)
@@ -456,6 +471,14 @@ class Client:
 
 def _address(relay: str, creds: object) -> MailboxAddress:
     return MailboxAddress(relay=RelayAddress.parse(relay), send_id=creds.send_id)  # type: ignore[attr-defined]
+
+
+def _deleter(creds: object) -> Callable[[RelayLink], Awaitable[bool]]:
+    async def delete(link: RelayLink) -> bool:
+        await link.delete_mailbox(creds)
+        return True
+
+    return delete
 
 
 def _paths_by_row(result: InboxResult) -> dict[int, int]:

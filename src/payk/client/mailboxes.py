@@ -23,6 +23,8 @@ __all__ = [
     "all_mailboxes",
     "assign_to_contact",
     "create_on_relays",
+    "expired_invitation_mailboxes",
+    "forget_mailbox",
     "mailbox_by_id",
 ]
 
@@ -92,6 +94,22 @@ def add_mailbox(
             invite_id,
         ),
     )
+
+
+def expired_invitation_mailboxes(db: Database, *, now: int) -> list[OwnMailbox]:
+    """Mailboxes of invitations nobody answered before they expired."""
+    rows = db.query(
+        "SELECT id, relay, recv_id, send_id, auth_seed, contact_id, invite_id FROM mailboxes "
+        "WHERE contact_id IS NULL AND invite_id IN "
+        "(SELECT invite_id FROM invitations WHERE expires_at < ? AND contact_id IS NULL)",
+        (now,),
+    )
+    return [_mailbox(row) for row in rows]
+
+
+def forget_mailbox(db: Database, mailbox_id: int) -> None:
+    """Stop reading a mailbox (after it was deleted on its relay, or could not be)."""
+    db.execute("DELETE FROM mailboxes WHERE id = ?", (mailbox_id,))
 
 
 def assign_to_contact(db: Database, invite_id: bytes, contact_id: int) -> None:
