@@ -130,3 +130,35 @@ async def test_logs_carry_no_mailbox_ids(relay: RelayProcess) -> None:
     for ident in (box.recv_id, box.send_id):
         assert ident.hex() not in log and b64u_encode(ident) not in log
     assert "127.0.0.1" not in log
+
+
+async def test_empty_and_waiting_answers_have_the_same_size(relay: RelayProcess) -> None:
+    from websockets.asyncio.client import connect
+
+    from payk.protocol.primitives import sign
+    from tests.relay.harness import unverified_context
+
+    async with await RelayConnection.connect(relay.address) as conn:
+        box = await conn.create_mailbox()
+    codec, answers = mb.request_codec(), mb.response_codec()
+    async with connect(
+        f"wss://127.0.0.1:{relay.address.port}/ws",
+        ssl=unverified_context(),
+        server_hostname=None,
+        proxy=None,
+        compression=None,
+    ) as ws:
+        challenge = answers.decode(await ws.recv())  # type: ignore[arg-type]
+        assert isinstance(challenge, mb.Challenge)
+        sig = sign(box.auth_seed, mb.auth_message(challenge.nonce, box.recv_id))
+        await ws.send(codec.encode(mb.Auth(rid=1, recv_id=box.recv_id, sig=sig)))
+        assert answers.decode(await ws.recv()) == mb.Ok(rid=1)  # type: ignore[arg-type]
+        await ws.send(codec.encode(mb.Fetch(rid=2, recv_id=box.recv_id)))
+        empty = await ws.recv()
+        await ws.send(codec.encode(mb.Send(rid=3, send_id=box.send_id, body=b"e" * 1024)))
+        assert answers.decode(await ws.recv()) == mb.Ok(rid=3)  # type: ignore[arg-type]
+        await ws.send(codec.encode(mb.Fetch(rid=4, recv_id=box.recv_id)))
+        waiting = await ws.recv()
+    decoded = answers.decode(waiting)  # type: ignore[arg-type]
+    assert isinstance(decoded, mb.Envelopes) and len(decoded.items) == 1
+    assert len(empty) == len(waiting) == mb.padded_size(0)

@@ -195,3 +195,23 @@ async def test_a_failing_store_becomes_unavailable_not_an_exception(
 
     service.store.enqueue = broken  # type: ignore[method-assign]
     assert _code(await pair.ask(mb.Send, send_id=b"s" * 16, body=b"x")) == "UNAVAILABLE"
+
+
+async def test_a_backlog_beyond_one_push_batch_flows_after_acks() -> None:
+    store = MemoryStore()
+    await store.open()
+    service = RelayService(store, clock=lambda: NOW)
+    owner, contact = Pair(service), Pair(service)
+    box = await owner.create()
+    for i in range(150):
+        await contact.ask(mb.Send, send_id=box.send_id, body=b"%d" % i)
+    await owner.auth(box)
+    await owner.ask(mb.Subscribe, recv_id=box.recv_id)
+    first = await service.pending_pushes(owner.session)
+    assert len(first) == 100
+    assert await service.pending_pushes(owner.session) == []  # nothing new until acks
+    await owner.ask(mb.Ack, recv_id=box.recv_id, ids=[p.item.id for p in first])
+    second = await service.pending_pushes(owner.session)
+    assert [p.item.body for p in second] == [b"%d" % i for i in range(100, 150)]
+    await owner.ask(mb.Ack, recv_id=box.recv_id, ids=[p.item.id for p in second])
+    assert not owner.session.wake_event.is_set()  # no backlog: an ack wakes nothing

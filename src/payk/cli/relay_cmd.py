@@ -63,6 +63,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument(
         "--forward-retry-max", type=float, default=3600.0, help="longest forwarding retry (seconds)"
     )
+    serve.add_argument(
+        "--forward-proxy", help="socks5://HOST:PORT to reach other relays through (e.g. Tor)"
+    )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(handler=_serve)
     address = relay_sub.add_parser("address", help="print the address of the relay in --data")
@@ -108,6 +111,7 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         max_connections=args.max_connections,
         forward_retry_min=args.forward_retry_min,
         forward_retry_max=args.forward_retry_max,
+        forward_proxy=args.forward_proxy,
     )
 
 

@@ -19,6 +19,7 @@ accepting, closes every connection, stops the background loops and closes the st
 from __future__ import annotations
 
 import asyncio
+import functools
 import http
 import logging
 import signal
@@ -69,7 +70,7 @@ class RelayServer:
         self.metrics = RelayMetrics()
         self.forwarder = Forwarder(
             self.store,
-            _connect_for_forwarding,
+            functools.partial(_connect_for_forwarding, proxy=config.forward_proxy),
             retry_min=config.forward_retry_min,
             retry_max=config.forward_retry_max,
             on_outcome=lambda outcome: self.metrics.forwards.labels(outcome=outcome).inc(),
@@ -296,6 +297,7 @@ async def run_relay(config: RelayConfig, on_ready: Callable[[RelayAddress], None
     server = RelayServer(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_quiet_exception_handler)
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
@@ -308,5 +310,11 @@ async def run_relay(config: RelayConfig, on_ready: Callable[[RelayAddress], None
     return 0
 
 
-async def _connect_for_forwarding(address: RelayAddress) -> Sender:
-    return await RelayConnection.connect(address, timeout=10.0)
+async def _connect_for_forwarding(address: RelayAddress, *, proxy: str | None) -> Sender:
+    return await RelayConnection.connect(address, proxy=proxy, timeout=10.0)
+
+
+def _quiet_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Log unexpected loop errors by type only: their context may name a peer."""
+    exc = context.get("exception")
+    _log.error("unexpected error in the event loop: %s", type(exc).__name__ if exc else "none")

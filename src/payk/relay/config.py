@@ -38,6 +38,7 @@ class RelayConfig:
         max_connections: connections served at once; more are refused.
         forward_retry_min, forward_retry_max: backoff bounds (seconds) for forwarding.
         expire_interval: seconds between purges of expired envelopes.
+        forward_proxy: ``socks5://HOST:PORT`` to reach other relays through (e.g. Tor).
     """
 
     data_dir: Path
@@ -60,6 +61,7 @@ class RelayConfig:
     forward_retry_min: float = 5.0
     forward_retry_max: float = 3600.0
     expire_interval: float = 60.0
+    forward_proxy: str | None = None
 
     @property
     def advertised_host(self) -> str:

@@ -53,6 +53,7 @@ class Session:
     pushed: dict[bytes, set[bytes]] = field(default_factory=dict)
     pow_used: set[bytes] = field(default_factory=set)
     woken: set[bytes] = field(default_factory=set)
+    backlog: set[bytes] = field(default_factory=set)
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wake(self, recv_id: bytes) -> None:
@@ -177,6 +178,10 @@ class RelayService:
             except UnknownMailbox:
                 self._drop_subscription(session, recv_id)
                 continue
+            if len(stored) >= PUSH_BATCH:
+                session.backlog.add(recv_id)  # more may wait: look again after acks
+            else:
+                session.backlog.discard(recv_id)
             seen = session.pushed.setdefault(recv_id, set())
             for envelope in stored:
                 if envelope.id not in seen:
@@ -259,7 +264,8 @@ class RelayService:
         seen = session.pushed.get(req.recv_id)
         if seen is not None:
             seen.difference_update(req.ids)
-            session.wake(req.recv_id)
+            if req.recv_id in session.backlog:
+                session.wake(req.recv_id)
         return mb.Ok(rid=req.rid)
 
     async def _subscribe(self, session: Session, req: mb.Subscribe) -> mb.Response:
@@ -276,6 +282,7 @@ class RelayService:
 
     def _drop_subscription(self, session: Session, recv_id: bytes) -> None:
         session.subscribed.discard(recv_id)
+        session.backlog.discard(recv_id)
         session.pushed.pop(recv_id, None)
         self.hub.discard(recv_id, session)
 
