@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,20 @@ def test_listen_prints_each_message_as_a_json_line(relay: Relay, people: tuple[P
     listener.stderr.close()
     assert listener.returncode == 130 and "interrupted" in err
     assert alice.sync() == []
+
+
+def test_a_hanging_relay_costs_only_its_timeout(relay: Relay, people: tuple[Payk, Payk]) -> None:
+    alice, bob = people
+    with socket.socket() as hole:  # accepts TCP, then never answers: a blackholed relay
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(16)
+        silent = f"payk://{'A' * 43}@127.0.0.1:{hole.getsockname()[1]}"
+        for person in people:
+            person.init(person.home.name.title(), [silent, relay.address])
+            (person.home / "config.toml").write_text("network_timeout = 1.5\n")
+        invite = alice("invite")
+        assert "unreachable" in invite.stderr
+        bob("accept", invite.data["link"], "--as", "Alice")
+        alice.sync()
+        assert bob("send", "Alice", "through the live one").data["paths"] == 1
+        assert [m["text"] for m in alice.sync()] == ["through the live one"]
