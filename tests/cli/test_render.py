@@ -9,7 +9,14 @@ import pytest
 from rich.console import Console, RenderableType
 
 from payk.cli.message_cmd import printable, render_message, render_messages, render_sent
-from payk.cli.profile_cmd import passphrase, qr_text, render_contacts, render_init, render_safety
+from payk.cli.profile_cmd import (
+    passphrase,
+    qr_text,
+    render_accepted,
+    render_contacts,
+    render_init,
+    render_safety,
+)
 from payk.client.facade import Safety, Sent
 from payk.client.messages import Message
 from payk.errors import UsageError
@@ -83,3 +90,8 @@ def test_passphrase_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
 def test_peer_text_cannot_drive_the_terminal() -> None:
     assert printable("hi\x1b[2J\x07 there\nnext") == "hi[2J there\nnext"
     assert "\x1b" not in _text(render_message(_message(text="\x1b]0;pwned\x07")))
+
+
+def test_accept_says_who_or_what_happens_next() -> None:
+    assert "Sara is now a contact" in _text(render_accepted("Sara", named=True))
+    assert "until their answer" in _text(render_accepted("contact", named=False))

@@ -57,3 +57,15 @@ async def test_listen_yields_pushed_messages(tmp_path: Path) -> None:
     assert await alice.sync() == []
     await alice.close()
     await bob.close()
+
+
+async def test_sync_wait_returns_as_soon_as_something_arrives(tmp_path: Path) -> None:
+    alice, bob, _ = await _connected(tmp_path)
+    waiting = asyncio.ensure_future(alice.sync(wait=60))
+    await asyncio.sleep(0)
+    await bob.send_text("Alice", "worth the wait")
+    got = await asyncio.wait_for(waiting, timeout=30)
+    assert [m.text for m in got] == ["worth the wait"]
+    assert await alice.sync(wait=0) == []
+    await alice.close()
+    await bob.close()

@@ -37,6 +37,7 @@ __all__ = [
     "passphrase",
     "qr_text",
     "register",
+    "render_accepted",
     "render_contacts",
     "render_init",
     "render_invite",
@@ -157,11 +158,7 @@ def _invite(args: argparse.Namespace, out: Output) -> int:
 def _accept(args: argparse.Namespace, out: Output) -> int:
     async def body(client: Client) -> int:
         alias = await client.accept(args.link, alias=args.alias)
-        note = "" if args.alias else " (until they answer with their name)"
-        out.emit(
-            {"contact": alias},
-            Text(f"✓ {alias} is now a contact{note}. Next: payk verify {alias!r}"),
-        )
+        out.emit({"contact": alias}, render_accepted(alias, named=args.alias is not None))
         return 0
 
     return run(args, out, body)
@@ -214,6 +211,16 @@ def render_invite(link: str, qr: str | None) -> RenderableType:
         parts.append(Text(qr, no_wrap=True, overflow="crop"))
     parts.append(Text("They run: payk accept LINK — then you run: payk sync", style="dim"))
     return Group(*parts)
+
+
+def render_accepted(alias: str, *, named: bool) -> RenderableType:
+    """What ``payk accept`` shows."""
+    if named:
+        return Text(f"✓ {alias} is now a contact. Next: payk verify {alias!r}")
+    return Text(
+        f"✓ Accepted. They are listed as {alias!r} until their answer brings their name "
+        "(payk sync); or choose a name with payk accept LINK --as NAME next time."
+    )
 
 
 def render_contacts(found: Sequence[Contact]) -> RenderableType:
