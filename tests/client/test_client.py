@@ -177,3 +177,30 @@ async def test_wrong_passphrase(tmp_path: Path) -> None:
     await pair.bob.close()
     with pytest.raises(AuthenticationError):
         Client.open(tmp_path / "a", "not it")
+
+
+async def test_duplicated_and_reordered_envelopes_arrive_once_each(pair: Pair) -> None:
+    await _connect(pair)
+    texts = [f"message {i}" for i in range(6)]
+    for text in texts:
+        await pair.bob.send_text("Alice", text)
+    relay = pair.net.relays[pair.relays[0]]
+    for box in relay._by_send.values():
+        copies = list(box.queue.values())
+        box.queue.clear()
+        for n, envelope in enumerate(reversed(copies + copies)):  # twice, newest first
+            box.queue[(10_000 + n).to_bytes(8, "big")] = envelope
+    got = await pair.alice.sync()
+    assert sorted(m.text or "" for m in got) == texts
+    assert await pair.alice.sync() == []
+
+
+async def test_garbage_from_a_relay_is_dropped_not_fatal(pair: Pair) -> None:
+    await _connect(pair)
+    relay = pair.net.relays[pair.relays[0]]
+    for box in relay._by_send.values():
+        box.queue[b"\xff" * 8] = b"not an envelope"
+    await pair.bob.send_text("Alice", "still here")
+    got = await pair.alice.sync()
+    assert [m.text for m in got] == ["still here"]
+    assert any("dropped" in w for w in pair.alice.warnings)
