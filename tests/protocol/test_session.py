@@ -201,6 +201,27 @@ def test_malformed_truncated_oversized() -> None:
     _refused(pair.bob, bad_flags, RemoteProtocolError)
 
 
+@pytest.mark.parametrize("turns", [0, 1, 5])
+def test_a_late_message_opens_after_ratchet_turns(turns: int) -> None:
+    pair = SessionPair.established()
+    late = pair.alice.seal(b"late", now=NOW)
+    for _ in range(turns):
+        pair.bob.open(pair.alice.seal(b"a", now=NOW), now=NOW)
+        pair.alice.open(pair.bob.seal(b"b", now=NOW), now=NOW)
+    assert pair.bob.open(late, now=NOW) == b"late"
+
+
+def test_olm_forgets_chains_after_five_turns() -> None:
+    """A known Olm limit (docs/protocol.md, Reordering): refused cleanly, nothing changes."""
+    pair = SessionPair.established()
+    late = pair.alice.seal(b"late", now=NOW)
+    for _ in range(6):
+        pair.bob.open(pair.alice.seal(b"a", now=NOW), now=NOW)
+        pair.alice.open(pair.bob.seal(b"b", now=NOW), now=NOW)
+    _refused(pair.bob, late, DecryptionError)
+    assert pair.bob.open(pair.alice.seal(b"still fine", now=NOW), now=NOW) == b"still fine"
+
+
 # --- rotation ----------------------------------------------------------------------------------
 
 

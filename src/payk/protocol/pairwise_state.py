@@ -138,8 +138,6 @@ def answer(
     """Encapsulate to the peer's proposal if it is for this side's current epoch and wins."""
     if proposal is None or opened.adopted is not None or opened.epoch != state.current:
         return None
-    if state.answer_ciphertext is not None:
-        return None
     if state.proposal_key is not None and p.sha256(state.proposal_key) < p.sha256(proposal):
         return None
     try:
