@@ -66,11 +66,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument(
         "--forward-proxy", help="socks5://HOST:PORT to reach other relays through (e.g. Tor)"
     )
+    _front(serve)
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(handler=_serve)
     address = relay_sub.add_parser("address", help="print the address of the relay in --data")
     _common(address)
     address.add_argument("--public-host", help="host to print in the address")
+    _front(address)
     address.set_defaults(handler=_address)
 
 
@@ -82,6 +84,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--listen",
         default=f"0.0.0.0:{DEFAULT_PORT}",
         help=f"HOST:PORT (default 0.0.0.0:{DEFAULT_PORT})",
+    )
+
+
+def _front(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--public-port", type=int, help="port to print in the address")
+    parser.add_argument(
+        "--tls-terminated-by",
+        type=Path,
+        metavar="CERT",
+        help="a front proxy (nginx, Caddy) terminates TLS with this certificate: listen "
+        "without TLS on loopback and pin CERT's key in the address",
     )
 
 
@@ -112,6 +125,8 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         forward_retry_min=args.forward_retry_min,
         forward_retry_max=args.forward_retry_max,
         forward_proxy=args.forward_proxy,
+        public_port=args.public_port,
+        front_certificate=args.tls_terminated_by,
     )
 
 
@@ -130,7 +145,7 @@ def _serve(args: argparse.Namespace, out: Output) -> int:
 
 
 def _address(args: argparse.Namespace, out: Output) -> int:
-    from payk.relay.tls import load_identity
+    from payk.relay.tls import front_fingerprint, load_identity
 
     host, port = parse_listen(args.listen)
     config = RelayConfig(
@@ -140,8 +155,12 @@ def _address(args: argparse.Namespace, out: Output) -> int:
         port=port,
         public_host=args.public_host,
     )
-    identity = load_identity(config.data_dir)
-    _emit_address(
-        out, RelayAddress(fingerprint=identity.fingerprint, host=config.advertised_host, port=port)
+    if args.tls_terminated_by is not None:
+        fingerprint = front_fingerprint(args.tls_terminated_by)
+    else:
+        fingerprint = load_identity(config.data_dir).fingerprint
+    address = RelayAddress(
+        fingerprint=fingerprint, host=config.advertised_host, port=args.public_port or port
     )
+    _emit_address(out, address)
     return 0

@@ -44,7 +44,7 @@ from payk.relay.limits import RateLimiter, Verdict
 from payk.relay.metrics import CONTENT_TYPE, RelayMetrics
 from payk.relay.service import RelayService, Session
 from payk.relay.store import Limits, RelayStore, UnknownFeed, open_store
-from payk.relay.tls import TlsIdentity, load_or_create_identity
+from payk.relay.tls import TlsIdentity, front_fingerprint, load_or_create_identity
 
 __all__ = ["WS_PATH", "RelayServer", "run_relay"]
 
@@ -61,6 +61,11 @@ class RelayServer:
     def __init__(self, config: RelayConfig, *, store: RelayStore | None = None) -> None:
         self.config = config
         self.identity: TlsIdentity = load_or_create_identity(config.data_dir)
+        self.fingerprint = (
+            front_fingerprint(config.front_certificate)
+            if config.front_certificate is not None
+            else self.identity.fingerprint
+        )
         limits = Limits(
             mailbox_max_count=config.mailbox_max_count,
             mailbox_max_bytes=config.mailbox_max_bytes,
@@ -78,7 +83,7 @@ class RelayServer:
         self.service = RelayService(
             self.store,
             pow_bits=config.pow_bits,
-            own_fingerprint=self.identity.fingerprint,
+            own_fingerprint=self.fingerprint,
             on_forward=self.forwarder.wake,
             on_answer=self.metrics.answered,
         )
@@ -99,7 +104,7 @@ class RelayServer:
             self._connection,
             config.host,
             config.port,
-            ssl=self.identity.server_context(),
+            ssl=None if config.front_certificate else self.identity.server_context(),
             process_request=self._http,
             server_header=None,
             compression=None,
@@ -113,7 +118,9 @@ class RelayServer:
         )
         port = self._server.sockets[0].getsockname()[1]
         self.address = RelayAddress(
-            fingerprint=self.identity.fingerprint, host=config.advertised_host, port=port
+            fingerprint=self.fingerprint,
+            host=config.advertised_host,
+            port=config.public_port or port,
         )
         self._tasks = [
             asyncio.create_task(self.forwarder.run()),

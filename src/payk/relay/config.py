@@ -15,6 +15,7 @@ from payk.errors import UsageError
 __all__ = ["DEFAULT_PORT", "RelayConfig", "default_db_url", "parse_listen"]
 
 DEFAULT_PORT = 8443
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +40,10 @@ class RelayConfig:
         forward_retry_min, forward_retry_max: backoff bounds (seconds) for forwarding.
         expire_interval: seconds between purges of expired envelopes.
         forward_proxy: ``socks5://HOST:PORT`` to reach other relays through (e.g. Tor).
+        public_port: the port printed in the relay address (default: the bound port).
+        front_certificate: a TLS-terminating front proxy's certificate (PEM). When set, the
+            relay speaks plain HTTP/WebSocket on a loopback address and its address pins
+            this certificate's key instead of the relay's own identity.
     """
 
     data_dir: Path
@@ -62,6 +67,12 @@ class RelayConfig:
     forward_retry_max: float = 3600.0
     expire_interval: float = 60.0
     forward_proxy: str | None = None
+    public_port: int | None = None
+    front_certificate: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.front_certificate is not None and self.host not in _LOOPBACK:
+            raise UsageError("without TLS the relay listens only on 127.0.0.1 or ::1")
 
     @property
     def advertised_host(self) -> str:

@@ -18,7 +18,13 @@ from pathlib import Path
 from payk.errors import UsageError
 from payk.protocol.primitives import self_signed_certificate, spki_fingerprint
 
-__all__ = ["IDENTITY_FILE", "TlsIdentity", "load_identity", "load_or_create_identity"]
+__all__ = [
+    "IDENTITY_FILE",
+    "TlsIdentity",
+    "front_fingerprint",
+    "load_identity",
+    "load_or_create_identity",
+]
 
 IDENTITY_FILE = "relay-identity.pem"
 
@@ -73,3 +79,20 @@ def load_or_create_identity(data_dir: Path) -> TlsIdentity:
         finally:
             os.unlink(tmp)
     return load_identity(data_dir)
+
+
+def front_fingerprint(certificate: Path) -> bytes:
+    """The SPKI fingerprint of a front proxy's certificate (the first one in a PEM file).
+
+    Raises:
+        UsageError: the file cannot be read or holds no certificate.
+    """
+    try:
+        pem = certificate.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the certificate {certificate}") from exc
+    start = pem.find(b"-----BEGIN CERTIFICATE-----")
+    end = pem.find(b"-----END CERTIFICATE-----", start)
+    if start < 0 or end < 0:
+        raise UsageError(f"no certificate in {certificate}")
+    return spki_fingerprint(pem[start : end + len(b"-----END CERTIFICATE-----")])
