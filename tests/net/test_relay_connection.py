@@ -133,3 +133,29 @@ async def test_requests_after_close_fail_cleanly(relay: RelayProcess) -> None:
     with pytest.raises(NetworkError):
         await conn.fetch(box)
     assert [d async for d in conn.deliveries()] == []
+
+
+async def test_push_stream_fails_when_the_relay_goes_away(relay: RelayProcess) -> None:
+    conn = await RelayConnection.connect(relay.address)
+    try:
+        box = await conn.create_mailbox()
+        await conn.subscribe(box)
+        assert not conn.closed
+        await relay.terminate()
+        with pytest.raises(NetworkError):
+            async with asyncio.timeout(15):
+                async for _ in conn.deliveries():
+                    pass
+        assert conn.closed
+        with pytest.raises(NetworkError):
+            await conn.ping()
+    finally:
+        await conn.close()
+
+
+async def test_pipelined_requests_get_their_own_answers(relay: RelayProcess) -> None:
+    async with await RelayConnection.connect(relay.address) as conn:
+        boxes = await asyncio.gather(*(conn.create_mailbox() for _ in range(10)))
+        await asyncio.gather(*(conn.send(b.send_id, b.recv_id) for b in boxes))
+        fetched = await asyncio.gather(*(conn.fetch(b) for b in boxes))
+        assert [[d.envelope for d in got] for got in fetched] == [[b.recv_id] for b in boxes]

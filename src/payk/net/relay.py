@@ -173,6 +173,11 @@ class RelayConnection:
         await self.close()
 
     @property
+    def closed(self) -> bool:
+        """Whether the connection is closed (by either side); a new one must be opened."""
+        return self._closing or self._failure is not None
+
+    @property
     def pow_bits(self) -> int:
         """The proof-of-work difficulty the relay asks for new mailboxes."""
         return self._challenge.pow_bits
@@ -255,7 +260,7 @@ class RelayConnection:
             if delivery is None:
                 self._pushes.put_nowait(None)  # let other iterators end too
                 if self._failure is not None and not self._closing:
-                    raise self._failure
+                    raise NetworkError(str(self._failure))
                 return
             yield delivery
 
@@ -327,7 +332,7 @@ class RelayConnection:
 
     async def _round_trip(self, build: Any) -> mb.Response:
         if self._failure is not None or self._closing:
-            raise self._failure or NetworkError("the connection to the relay is closed")
+            raise NetworkError(str(self._failure or "the connection to the relay is closed"))
         rid = self._next_rid
         self._next_rid = rid % (2**32 - 1) + 1
         future: asyncio.Future[mb.Response] = asyncio.get_running_loop().create_future()
