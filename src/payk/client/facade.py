@@ -442,7 +442,10 @@ class Client:
         tasks.append(asyncio.create_task(self._flush_forever()))
         try:
             while True:
-                for message in await self._after_receive(await queue.get()):
+                result = await queue.get()
+                while not queue.empty():  # one receipt for everything already waiting
+                    result.merge(queue.get_nowait())
+                for message in await self._after_receive(result):
                     yield message
         finally:
             for task in tasks:

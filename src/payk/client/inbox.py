@@ -38,6 +38,19 @@ class InboxResult:
     via: dict[bytes, set[str]] = field(default_factory=dict)
     envelope_of: dict[int, bytes] = field(default_factory=dict)
 
+    def merge(self, other: InboxResult) -> None:
+        """Add what ``other`` brought (so one receipt covers several batches)."""
+        self.messages += other.messages
+        self.files += other.files
+        for contact_id, ids in other.receipts.items():
+            self.receipts.setdefault(contact_id, []).extend(ids)
+        self.new_contacts += other.new_contacts
+        self.duplicates += other.duplicates
+        self.dropped += other.dropped
+        for envelope_id, relays in other.via.items():
+            self.via.setdefault(envelope_id, set()).update(relays)
+        self.envelope_of.update(other.envelope_of)
+
 
 def receive(
     profile: Profile, mailbox_id: int, relay: str, data: bytes, *, now: int, result: InboxResult
