@@ -12,11 +12,12 @@ another connection. Answers that would reveal whether envelopes are waiting (``E
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Final
 
 import msgspec
 
+from payk.protocol.envelope import MAX_ENVELOPE
+from payk.protocol.primitives import sha256
 from payk.protocol.wire import Codec, Message
 
 __all__ = [
@@ -66,10 +67,6 @@ __all__ = [
     "solve_pow",
 ]
 
-try:  # the envelope module defines the largest envelope once it exists
-    from payk.protocol.envelope import MAX_ENVELOPE  # type: ignore[attr-defined,import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover - until payk.protocol.envelope lands
-    MAX_ENVELOPE = 65536
 
 ID_LEN: Final = 16
 NONCE_LEN: Final = 32
@@ -356,7 +353,7 @@ def feed_auth_message(nonce: bytes, feed_id: bytes) -> bytes:
 
 
 def _pow_digest(nonce: bytes, auth_key: bytes, solution: bytes) -> bytes:
-    return hashlib.sha256(POW_LABEL + nonce + auth_key + solution).digest()
+    return sha256(POW_LABEL + nonce + auth_key + solution)
 
 
 def _leading_zero_bits(digest: bytes) -> int:
