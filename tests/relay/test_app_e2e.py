@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -95,7 +96,7 @@ def test_relay_address_without_identity_is_a_usage_error(tmp_path: Path) -> None
     assert "no relay identity" in result.stderr
 
 
-async def test_human_output_prints_the_address_line(tmp_path: Path) -> None:
+async def test_human_output_prints_the_address_line_and_sigint_stops(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -114,7 +115,7 @@ async def test_human_output_prints_the_address_line(tmp_path: Path) -> None:
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
         assert line.startswith("relay address: payk://")
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # Ctrl-C stops as cleanly as SIGTERM
         assert await asyncio.wait_for(proc.wait(), 20) == 0
 
 
