@@ -1,7 +1,8 @@
 """The state of a pairwise session and the transitions ``session.py`` applies to a copy of it.
 
-Every function here reads or changes a ``SessionState`` that the session has deep-copied; the
-session swaps the copy in only when the whole operation succeeded. Order inside ``open``:
+Every function here reads or changes a ``SessionState`` that the session has cloned (a new
+epochs dict; an epoch is copied by ``own_epoch`` before it is changed, so the live state is
+never touched); the session swaps the clone in only when the whole operation succeeded. Order inside ``open``:
 everything that can fail (epoch lookup, counter check, KEM, AEAD, identity and proposal
 checks) happens before Olm decrypts, and ``commit`` cannot fail.
 
@@ -36,10 +37,12 @@ __all__ = [
     "adopt",
     "answer",
     "check_identity",
+    "clone",
     "commit",
     "erase_expired",
     "live_epoch",
     "maybe_propose",
+    "own_epoch",
 ]
 
 
@@ -74,6 +77,18 @@ class Opened:
     adopted: ep.Epoch | None = None
     answer: tuple[bytes, bytes] | None = None  # (new epoch key, KEM ciphertext)
     peer_identity: bytes | None = None
+
+
+def clone(state: SessionState) -> SessionState:
+    """A copy to work on: the epochs dict is new, the epochs in it are shared until owned."""
+    return msgspec.structs.replace(state, epochs=dict(state.epochs))
+
+
+def own_epoch(state: SessionState, number: int) -> ep.Epoch:
+    """Replace a shared epoch in a clone by its own copy, and return that copy to change."""
+    epoch = msgspec.structs.replace(state.epochs[number], seen=set(state.epochs[number].seen))
+    state.epochs[number] = epoch
+    return epoch
 
 
 def live_epoch(state: SessionState, number: int, now: int, grace: int) -> ep.Epoch:
@@ -152,7 +167,7 @@ def commit(state: SessionState, opened: Opened, now: int) -> None:
     if opened.adopted is not None:
         _advance(state, opened.adopted, now)
         state.proposal_seed = state.proposal_key = None
-    ep.commit_counter(state.epochs[opened.epoch], opened.counter)
+    ep.commit_counter(own_epoch(state, opened.epoch), opened.counter)
     if opened.epoch == state.current and opened.adopted is None:
         state.answer_ciphertext = None
     if opened.answer is not None:
@@ -170,6 +185,6 @@ def commit(state: SessionState, opened: Opened, now: int) -> None:
 
 
 def _advance(state: SessionState, new: ep.Epoch, now: int) -> None:
-    state.epochs[state.current].retired_at = now
+    own_epoch(state, state.current).retired_at = now
     state.current += 1
     state.epochs[state.current] = new

@@ -25,7 +25,6 @@ States and invariants (the full construction is in docs/protocol.md):
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import msgspec
@@ -257,7 +256,7 @@ class PairwiseSession:
         """
         if len(plaintext) > MAX_PLAINTEXT:
             raise UsageError(f"a message holds at most {MAX_PLAINTEXT} bytes")
-        state = copy.deepcopy(self._state)
+        state = st.clone(self._state)
         st.erase_expired(state, now, self._config.grace_seconds)
         envelope_id = p.random_bytes(env.ID_LEN)
         if state.awaiting_reply:
@@ -276,7 +275,7 @@ class PairwiseSession:
     def _seal_handshake(
         self, state: st.SessionState, plaintext: bytes, envelope_id: bytes
     ) -> bytes:
-        handshake, first = state.handshake, state.epochs[0]
+        handshake, first = state.handshake, st.own_epoch(state, 0)
         if handshake is None:
             raise LocalProtocolError("a handshake needs its handshake state")
         counter, first.sent = first.sent, first.sent + 1
@@ -291,7 +290,7 @@ class PairwiseSession:
         return outer.seal_handshake(header, inner, key=key, envelope_id=envelope_id)
 
     def _seal_pairwise(self, state: st.SessionState, plaintext: bytes, envelope_id: bytes) -> bytes:
-        current = state.epochs[state.current]
+        current = st.own_epoch(state, state.current)
         counter, current.sent = current.sent, current.sent + 1
         olm_type, olm = self._olm.encrypt(plaintext)
         header = outer.PairwiseHeader(
@@ -318,7 +317,7 @@ class PairwiseSession:
             DecryptionError: it does not authenticate (tampered, reflected, or not ours).
         """
         parsed = env.unpack(envelope)
-        state = copy.deepcopy(self._state)
+        state = st.clone(self._state)
         if parsed.kind is env.Kind.HANDSHAKE:
             plaintext = self._open_handshake(state, parsed, now)
         elif parsed.kind is env.Kind.PAIRWISE:
@@ -346,7 +345,7 @@ class PairwiseSession:
         if inner.identity != state.peer:
             raise DecryptionError()
         plaintext = self._olm.decrypt(inner.olm_type, inner.olm)
-        ep.commit_counter(first, header.counter)
+        ep.commit_counter(st.own_epoch(state, 0), header.counter)
         return plaintext
 
     def _open_pairwise(self, state: st.SessionState, parsed: env.Envelope, now: int) -> bytes:
