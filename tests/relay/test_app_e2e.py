@@ -163,3 +163,30 @@ async def test_empty_and_waiting_answers_have_the_same_size(relay: RelayProcess)
     decoded = answers.decode(waiting)  # type: ignore[arg-type]
     assert isinstance(decoded, mb.Envelopes) and len(decoded.items) == 1
     assert len(empty) == len(waiting) == mb.padded_size(0)
+
+
+async def test_proof_of_work_for_new_mailboxes(tmp_path: Path) -> None:
+    from payk.errors import RelayRefusedError
+    from payk.protocol.primitives import signing_key_generate, signing_public_key
+
+    relay = await start_relay(tmp_path / "relay", "--pow-bits", "14")
+    try:
+        async with await RelayConnection.connect(relay.address) as conn:
+            assert conn.pow_bits == 14
+            box = await conn.create_mailbox()  # solves the puzzle itself
+            await conn.send(box.send_id, b"worked for it")
+            key = signing_public_key(signing_key_generate())
+            nonce = conn._challenge.nonce
+            bad = next(
+                i.to_bytes(8, "big")
+                for i in range(1000)
+                if not mb.pow_valid(nonce, key, i.to_bytes(8, "big"), 14)
+            )
+            with pytest.raises(RelayRefusedError) as info:  # a client that skips the work
+                await conn._call(
+                    lambda rid: mb.CreateMailbox(rid=rid, auth_key=key, pow=bad),
+                    mb.MailboxCreated,
+                )
+            assert info.value.code == "POW_REQUIRED"
+    finally:
+        assert await relay.terminate() == 0
