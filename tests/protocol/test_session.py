@@ -241,6 +241,46 @@ def test_epochs_rotate_by_message_count_and_old_keys_are_erased() -> None:
     assert pair.alice.epochs_kept == (pair.alice.epoch,)
 
 
+def test_only_a_bounded_number_of_retired_epochs_is_kept() -> None:
+    config = SessionConfig(epoch_messages=2, max_retired=2)
+    pair = SessionPair.established(config)
+    for _ in range(12):
+        pair.bob.open(pair.alice.seal(b"a", now=NOW), now=NOW)
+        pair.alice.open(pair.bob.seal(b"b", now=NOW), now=NOW)
+    assert pair.alice.epoch >= 4
+    assert len(pair.alice.epochs_kept) <= 3 and pair.alice.epoch in pair.alice.epochs_kept
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"epoch_messages": 0},
+        {"epoch_seconds": 0},
+        {"max_skip": 0},
+        {"max_skip": 5000},
+        {"grace_seconds": -1},
+        {"max_retired": -1},
+    ],
+)
+def test_nonsense_config_is_refused(bad: dict[str, int]) -> None:
+    with pytest.raises(UsageError):
+        SessionConfig(**bad)
+
+
+def test_largest_plaintext_fits_even_with_identity_and_proposal() -> None:
+    config = SessionConfig(epoch_messages=1)
+    alice_id, _, secret, bob = SessionPair.handshake_only(config)
+    big = bytes(MAX_PLAINTEXT)
+    first = bob.seal(big, now=NOW)
+    assert len(first) == env.MAX_ENVELOPE
+    alice, plaintext = PairwiseSession.respond(alice_id, secret, first, now=NOW, config=config)
+    assert plaintext == big
+    reply = alice.seal(big, now=NOW)  # carries Alice's identity and a rotation proposal
+    assert bob.open(reply, now=NOW) == big
+    answer = bob.seal(big, now=NOW)  # carries the KEM ciphertext
+    assert alice.open(answer, now=NOW) == big
+
+
 def test_epochs_rotate_by_time() -> None:
     config = SessionConfig(epoch_seconds=60)
     pair = SessionPair.established(config)

@@ -2,9 +2,9 @@
 
 Every function here reads or changes a ``SessionState`` that the session has cloned (a new
 epochs dict; an epoch is copied by ``own_epoch`` before it is changed, so the live state is
-never touched); the session swaps the clone in only when the whole operation succeeded. Order inside ``open``:
-everything that can fail (epoch lookup, counter check, KEM, AEAD, identity and proposal
-checks) happens before Olm decrypts, and ``commit`` cannot fail.
+never touched); the session swaps the clone in only when the whole operation succeeded.
+Order inside ``open``: everything that can fail (epoch lookup, counter check, KEM, AEAD,
+identity and proposal checks) happens before Olm decrypts, and ``commit`` cannot fail.
 
 Rotation rules (invariants):
 
@@ -15,7 +15,8 @@ Rotation rules (invariants):
 * a proposal is answered only if it was made in this side's current epoch and beats this
   side's own pending proposal (smaller SHA-256 of the encapsulation key), so crossing
   proposals resolve the same way on both sides;
-* the current epoch is never retired; retired epochs are erased after the grace window.
+* the current epoch is never retired; retired epochs are erased after the grace window, or
+  once more than ``max_retired`` newer retired epochs exist.
 """
 
 from __future__ import annotations
@@ -102,9 +103,12 @@ def _expired(epoch: ep.Epoch, now: int, grace: int) -> bool:
     return epoch.retired_at is not None and now >= epoch.retired_at + grace
 
 
-def erase_expired(state: SessionState, now: int, grace: int) -> None:
-    for number in [n for n, e in state.epochs.items() if _expired(e, now, grace)]:
-        del state.epochs[number]
+def erase_expired(state: SessionState, now: int, *, grace: int, keep: int) -> None:
+    """Erase retired epochs past their grace time, and all but the ``keep`` newest retired."""
+    retired = sorted(n for n in state.epochs if n != state.current)
+    surplus = set(retired[: max(len(retired) - keep, 0)])
+    for number in [n for n, e in state.epochs.items() if _expired(e, now, grace)] + [*surplus]:
+        state.epochs.pop(number, None)
     if 0 not in state.epochs and not state.initiator:
         state.handshake = None
 

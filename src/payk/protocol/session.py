@@ -61,12 +61,25 @@ _PICKLE_LABEL = b"payk/v1/pairwise/storage-pickle"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionConfig:
-    """When epochs rotate and how much lateness and skipping a session tolerates."""
+    """When epochs rotate and how much lateness and skipping a session tolerates.
+
+    ``epoch_messages`` (sent and received) or ``epoch_seconds`` since the epoch began start a
+    rotation. A retired epoch's key is erased ``grace_seconds`` after retirement, or earlier
+    when more than ``max_retired`` newer retired epochs exist. ``max_skip`` bounds how far
+    ahead of the highest counter seen a message may claim to be (Olm allows 2000).
+    """
 
     epoch_messages: int = 100
     epoch_seconds: int = 24 * 3600
     grace_seconds: int = 7 * 24 * 3600
+    max_retired: int = 8
     max_skip: int = 1000
+
+    def __post_init__(self) -> None:
+        if min(self.epoch_messages, self.epoch_seconds, self.max_skip) < 1:
+            raise UsageError("epoch limits and max_skip must be positive")
+        if self.grace_seconds < 0 or self.max_retired < 0 or self.max_skip > 2000:
+            raise UsageError("grace and max_retired cannot be negative; max_skip is at most 2000")
 
 
 class _Stored(msgspec.Struct):
@@ -257,7 +270,9 @@ class PairwiseSession:
         if len(plaintext) > MAX_PLAINTEXT:
             raise UsageError(f"a message holds at most {MAX_PLAINTEXT} bytes")
         state = st.clone(self._state)
-        st.erase_expired(state, now, self._config.grace_seconds)
+        st.erase_expired(
+            state, now, grace=self._config.grace_seconds, keep=self._config.max_retired
+        )
         envelope_id = p.random_bytes(env.ID_LEN)
         if state.awaiting_reply:
             data = self._seal_handshake(state, plaintext, envelope_id)
@@ -324,7 +339,9 @@ class PairwiseSession:
             plaintext = self._open_pairwise(state, parsed, now)
         else:
             raise RemoteProtocolError(f"a pairwise session does not read {parsed.kind.name}")
-        st.erase_expired(state, now, self._config.grace_seconds)
+        st.erase_expired(
+            state, now, grace=self._config.grace_seconds, keep=self._config.max_retired
+        )
         self._state = state
         return plaintext
 
