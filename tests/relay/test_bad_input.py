@@ -18,10 +18,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from payk.errors import NetworkError
 from payk.net.relay import RelayConnection
 from payk.protocol import mailbox as mb
 from payk.protocol.primitives import sign
-from tests.relay.harness import RelayProcess, start_relay, unverified_context
+from tests.relay.harness import RelayProcess, http_get, start_relay, unverified_context
 
 pytestmark = pytest.mark.e2e
 REQUESTS = mb.request_codec()
@@ -242,3 +243,39 @@ async def test_a_flood_is_limited_and_others_are_still_served(strict_relay: Rela
         assert sum(isinstance(a, mb.Ok) for a in answers) <= 60
         assert during <= max(2 * before, before + 0.02), (before, during)
     await _still_serves(strict_relay)
+
+
+async def test_other_http_methods_and_paths_are_refused(strict_relay: RelayProcess) -> None:
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", strict_relay.address.port, ssl=unverified_context()
+    )
+    writer.write(b"POST /ws HTTP/1.1\r\nHost: relay\r\nContent-Length: 5\r\n\r\nhello")
+    await writer.drain()
+    reply = await asyncio.wait_for(reader.read(), CLOSED_WITHIN)
+    writer.close()
+    assert not reply.startswith(b"HTTP/1.1 101") and not reply.startswith(b"HTTP/1.1 200")
+    status, _, _, _ = await http_get(strict_relay.address, "/ws")  # no Upgrade header
+    assert status == 426
+    await _still_serves(strict_relay)
+
+
+async def test_connections_beyond_the_limit_are_turned_away(tmp_path: Path) -> None:
+    relay = await start_relay(tmp_path / "relay", "--max-connections", "2")
+    try:
+        first = await RelayConnection.connect(relay.address)
+        second = await RelayConnection.connect(relay.address)
+        with pytest.raises(NetworkError):
+            await RelayConnection.connect(relay.address)
+        await first.close()
+        async with asyncio.timeout(10):  # the slot frees once the relay sees the close
+            while True:
+                try:
+                    third = await RelayConnection.connect(relay.address)
+                    break
+                except NetworkError:
+                    await asyncio.sleep(0.1)
+        await third.ping()
+        await third.close()
+        await second.close()
+    finally:
+        assert await relay.terminate() == 0
