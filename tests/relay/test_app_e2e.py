@@ -190,3 +190,22 @@ async def test_proof_of_work_for_new_mailboxes(tmp_path: Path) -> None:
             assert info.value.code == "POW_REQUIRED"
     finally:
         assert await relay.terminate() == 0
+
+
+async def test_a_busy_port_is_one_clear_sentence(relay: RelayProcess, tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "payk",
+        "relay",
+        "serve",
+        "--data",
+        str(tmp_path / "second"),
+        "--listen",
+        f"127.0.0.1:{relay.address.port}",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    assert err.decode().strip().splitlines()[-1].startswith("payk: cannot listen on 127.0.0.1:")

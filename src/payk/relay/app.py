@@ -34,6 +34,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from payk.errors import UsageError
 from payk.net.relay import RelayConnection
 from payk.protocol import mailbox as mb
 from payk.protocol.address import RelayAddress, b64u_decode
@@ -308,10 +309,16 @@ async def run_relay(config: RelayConfig, on_ready: Callable[[RelayAddress], None
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        on_ready(await server.start())
+        try:
+            address = await server.start()
+        except OSError as exc:
+            where = f"{config.host}:{config.port}"
+            raise UsageError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
+        on_ready(address)
         await stop.wait()
     finally:
-        await server.stop()
+        with suppress(Exception):
+            await server.stop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
     return 0
