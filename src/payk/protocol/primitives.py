@@ -17,13 +17,11 @@ import hmac
 import os
 
 import vodozemac
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.x509.oid import NameOID
 
 from payk.errors import DecryptionError, LocalProtocolError, RemoteProtocolError, UsageError
 
@@ -119,6 +117,9 @@ def self_signed_certificate(
     *, now: datetime.datetime, common_name: str = "payk relay"
 ) -> tuple[bytes, bytes]:
     """A self-signed Ed25519 certificate and its key, both PEM, valid ten years from ``now``."""
+    from cryptography import x509  # imported here: x509 pulls in socket
+    from cryptography.x509.oid import NameOID
+
     key = ed25519.Ed25519PrivateKey.generate()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (
@@ -145,6 +146,8 @@ def spki_fingerprint(certificate: bytes) -> bytes:
     Raises:
         UsageError: the bytes are not a certificate.
     """
+    from cryptography import x509  # imported here: x509 pulls in socket
+
     try:
         if certificate.lstrip().startswith(b"-----BEGIN"):
             cert = x509.load_pem_x509_certificate(certificate)
