@@ -15,6 +15,7 @@ from payk.errors import (
     UsageError,
 )
 from payk.protocol import envelope as env
+from payk.protocol import primitives as p
 from payk.protocol.identity import Identity
 from payk.protocol.session import (
     MAX_PLAINTEXT,
@@ -158,6 +159,44 @@ def test_forward_jump_beyond_the_bound_is_refused_before_any_work() -> None:
         pair.alice.seal(b"dropped", now=NOW)
     far = pair.alice.seal(b"far", now=NOW)
     _refused(pair.bob, far, ReplayError)
+
+
+def test_refusals_for_position_cost_no_cryptography(monkeypatch: pytest.MonkeyPatch) -> None:
+    pair = SessionPair.established(SessionConfig(max_skip=5))
+    for _ in range(6):
+        pair.alice.seal(b"dropped", now=NOW)
+    far = pair.alice.seal(b"far", now=NOW)
+    ahead = bytearray(pair.alice.seal(b"x", now=NOW))
+    ahead[23:27] = (pair.bob.epoch + 2).to_bytes(4, "big")  # an epoch beyond current + 1
+    control = pair.alice.seal(b"control", now=NOW)
+
+    def forbidden(*_: object, **__: object) -> bytes:
+        raise AssertionError("cryptography ran for a message refused by position")
+
+    for name in ("hkdf", "aead_open", "kem_decap"):
+        monkeypatch.setattr(p, name, forbidden)
+    _refused(pair.bob, far, ReplayError)
+    _refused(pair.bob, bytes(ahead), ReplayError)
+    with pytest.raises(AssertionError, match="cryptography ran"):  # the probe does bite
+        pair.bob.open(control, now=NOW)
+
+
+def test_next_epoch_without_a_pending_proposal_is_refused() -> None:
+    pair = SessionPair.established()
+    data = bytearray(pair.alice.seal(b"x", now=NOW))
+    data[23:27] = (pair.bob.epoch + 1).to_bytes(4, "big")
+    _refused(pair.bob, bytes(data), DecryptionError)
+
+
+def test_a_handshake_from_the_inviter_itself_is_refused() -> None:
+    alice = Identity.generate()
+    invitation, secret = invitation_for(alice)
+    shared, ciphertext = p.kem_encap(invitation.kem_key)
+    mirror = PairwiseSession._accept_from_parts(
+        alice, invitation, shared, ciphertext, NOW, SessionConfig()
+    )
+    with pytest.raises(DecryptionError, match="reflected"):
+        PairwiseSession.respond(alice, secret, mirror.seal(b"me", now=NOW), now=NOW)
 
 
 def test_tampered_message_is_refused_and_the_real_one_still_opens() -> None:
