@@ -163,12 +163,12 @@ def test_forward_jump_beyond_the_bound_is_refused_before_any_work() -> None:
 
 def test_refusals_for_position_cost_no_cryptography(monkeypatch: pytest.MonkeyPatch) -> None:
     pair = SessionPair.established(SessionConfig(max_skip=5))
+    control = pair.alice.seal(b"control", now=NOW)
     for _ in range(6):
         pair.alice.seal(b"dropped", now=NOW)
     far = pair.alice.seal(b"far", now=NOW)
     ahead = bytearray(pair.alice.seal(b"x", now=NOW))
     ahead[23:27] = (pair.bob.epoch + 2).to_bytes(4, "big")  # an epoch beyond current + 1
-    control = pair.alice.seal(b"control", now=NOW)
 
     def forbidden(*_: object, **__: object) -> bytes:
         raise AssertionError("cryptography ran for a message refused by position")
