@@ -15,6 +15,7 @@ from payk.errors import (
     UsageError,
 )
 from payk.protocol import envelope as env
+from payk.protocol import epoch as ep
 from payk.protocol import primitives as p
 from payk.protocol.identity import Identity
 from payk.protocol.session import (
@@ -179,6 +180,18 @@ def test_refusals_for_position_cost_no_cryptography(monkeypatch: pytest.MonkeyPa
     _refused(pair.bob, bytes(ahead), ReplayError)
     with pytest.raises(AssertionError, match="cryptography ran"):  # the probe does bite
         pair.bob.open(control, now=NOW)
+
+
+def test_a_message_older_than_the_window_is_refused() -> None:
+    pair = SessionPair.established(SessionConfig(epoch_messages=10_000))
+    old = pair.alice.seal(b"old", now=NOW)
+    for _ in range(ep.WINDOW):
+        pair.alice.seal(b"dropped", now=NOW)
+    assert pair.bob.open(pair.alice.seal(b"new", now=NOW), now=NOW) == b"new"
+    before = snapshot(pair.bob)
+    with pytest.raises(ReplayError, match="too old"):
+        pair.bob.open(old, now=NOW)
+    assert snapshot(pair.bob) == before
 
 
 def test_next_epoch_without_a_pending_proposal_is_refused() -> None:
