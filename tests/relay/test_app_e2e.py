@@ -209,3 +209,29 @@ async def test_a_busy_port_is_one_clear_sentence(relay: RelayProcess, tmp_path: 
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1
     assert err.decode().strip().splitlines()[-1].startswith("payk: cannot listen on 127.0.0.1:")
+
+
+async def test_config_file_sets_what_the_command_line_does_not(tmp_path: Path) -> None:
+    config = tmp_path / "relay.toml"
+    config.write_text('[relay]\npow_bits = 6\nport = 1\nhost = "127.0.0.1"\n')
+    relay = await start_relay(tmp_path / "relay", "--config", str(config))  # --listen wins
+    try:
+        async with await RelayConnection.connect(relay.address) as conn:
+            assert conn.pow_bits == 6
+    finally:
+        assert await relay.terminate() == 0
+    config.write_text("[relay]\npow_bitz = 6\n")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "payk",
+        "relay",
+        "serve",
+        "--config",
+        str(config),
+        "--data",
+        str(tmp_path / "relay"),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1 and b"unknown relay setting 'pow_bitz'" in err

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from payk.errors import UsageError
-from payk.relay.config import RelayConfig, default_db_url, parse_listen
+from payk.relay.config import RelayConfig, build_config, default_db_url, load_toml, parse_listen
 from payk.relay.tls import IDENTITY_FILE, front_fingerprint, load_identity, load_or_create_identity
 
 
@@ -90,3 +90,28 @@ def test_plain_mode_is_loopback_only(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         RelayConfig(data_dir=tmp_path, db_url="memory:", host="0.0.0.0", front_certificate=tmp_path)
     RelayConfig(data_dir=tmp_path, db_url="memory:", host="127.0.0.1", front_certificate=tmp_path)
+
+
+def test_build_config_checks_names_and_types(tmp_path: Path) -> None:
+    config = build_config({"data_dir": str(tmp_path), "pow_bits": 3, "rate": 5})
+    assert config.data_dir == tmp_path and config.pow_bits == 3 and config.rate == 5
+    assert config.db_url == default_db_url(tmp_path)
+    with pytest.raises(UsageError, match="unknown"):
+        build_config({"data_dir": str(tmp_path), "pow_bitz": 3})
+    with pytest.raises(UsageError, match="must be a int"):
+        build_config({"data_dir": str(tmp_path), "pow_bits": "3"})
+    with pytest.raises(UsageError):
+        build_config({"data_dir": str(tmp_path), "pow_bits": True})
+    with pytest.raises(UsageError, match="data folder"):
+        build_config({"pow_bits": 3})
+
+
+def test_load_toml_reads_the_relay_table(tmp_path: Path) -> None:
+    path = tmp_path / "relay.toml"
+    path.write_text('[relay]\npow_bits = 9\nforward_proxy = "socks5://127.0.0.1:9050"\n')
+    assert load_toml(path) == {"pow_bits": 9, "forward_proxy": "socks5://127.0.0.1:9050"}
+    path.write_text("pow_bits = [")
+    with pytest.raises(UsageError):
+        load_toml(path)
+    with pytest.raises(UsageError):
+        load_toml(tmp_path / "absent.toml")

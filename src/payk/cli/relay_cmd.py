@@ -1,6 +1,8 @@
 """``payk relay serve`` and ``payk relay address``: run a relay, print its address.
 
-Strategy: parse options into a ``RelayConfig`` and hand it to ``payk.relay.app``; the only
+Strategy: the options map one to one onto ``RelayConfig`` fields (the ``_OPTIONS`` table), so
+a TOML file given with ``--config`` and the command line fill the same dataclass; an option
+given on the command line wins over the file, and the dataclass holds the defaults. The only
 output is the address line (``relay address: payk://...``, or ``{"address": ...}`` with
 ``--json``) printed once the relay listens. Logging goes to stderr and, by the relay's own
 rules, carries no mailbox ids, client addresses or per-message timing.
@@ -10,17 +12,48 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 from pathlib import Path
+from typing import Any
 
 from platformdirs import user_data_path
 from rich.text import Text
 
 from payk.cli.output import Output
 from payk.protocol.address import RelayAddress
-from payk.relay.config import DEFAULT_PORT, RelayConfig, default_db_url, parse_listen
+from payk.relay.config import DEFAULT_PORT, RelayConfig, build_config, load_toml, parse_listen
 
 __all__ = ["register"]
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RelayConfig)}
+
+# option, RelayConfig field, type, help ("%s" is replaced by the field's default)
+_OPTIONS: tuple[tuple[str, str, Any, str], ...] = (
+    ("--db", "db_url", str, "sqlite:///PATH (default: relay.db in --data) or postgresql://..."),
+    ("--public-host", "public_host", str, "host to print in the address (default: --listen's)"),
+    ("--public-port", "public_port", int, "port to print in the address (default: the bound one)"),
+    ("--pow-bits", "pow_bits", int, "proof-of-work bits to create a mailbox (default %s)"),
+    ("--mailbox-max-count", "mailbox_max_count", int, "envelopes per mailbox (default %s)"),
+    ("--mailbox-max-bytes", "mailbox_max_bytes", int, "bytes per mailbox (default %s)"),
+    ("--rate", "rate", float, "requests per second per connection (default %s)"),
+    ("--burst", "burst", float, "request burst per connection (default %s)"),
+    ("--handshake-timeout", "handshake_timeout", float, "seconds for TLS+HTTP (default %s)"),
+    ("--idle-timeout", "idle_timeout", float, "seconds without a request (default %s)"),
+    ("--ping-interval", "ping_interval", float, "seconds between keepalives (default %s)"),
+    ("--max-connections", "max_connections", int, "connections at once (default %s)"),
+    ("--forward-retry-min", "forward_retry_min", float, "first forward retry, s (default %s)"),
+    ("--forward-retry-max", "forward_retry_max", float, "longest forward retry, s (default %s)"),
+    ("--forward-proxy", "forward_proxy", str, "socks5://HOST:PORT to reach other relays (Tor)"),
+    (
+        "--tls-terminated-by",
+        "front_certificate",
+        Path,
+        "a front proxy (nginx, Caddy) terminates TLS with this certificate (PEM): listen "
+        "without TLS on loopback and pin the certificate's key in the address",
+    ),
+)
+_ADDRESS_OPTIONS = ("--public-host", "--public-port", "--tls-terminated-by")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,50 +62,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     relay_sub = relay.add_subparsers(dest="relay_command", metavar="COMMAND", required=True)
     serve = relay_sub.add_parser("serve", help="run a relay until SIGTERM or SIGINT")
     _common(serve)
+    serve.add_argument("--config", type=Path, help="a TOML file of RelayConfig settings")
+    _options(serve, _OPTIONS)
     serve.add_argument(
-        "--db", help="sqlite:///PATH (default: relay.db in --data) or postgresql://..."
+        "--ttl-days", type=float, default=None, help="keep unacked envelopes this long (default 21)"
     )
-    serve.add_argument("--public-host", help="host to print in the address (default: --listen's)")
-    serve.add_argument("--pow-bits", type=int, default=0, help="proof of work for new mailboxes")
-    serve.add_argument("--ttl-days", type=float, default=21.0, help="keep envelopes this long")
-    serve.add_argument(
-        "--mailbox-max-count", type=int, default=10_000, help="envelopes per mailbox"
-    )
-    serve.add_argument(
-        "--mailbox-max-bytes", type=int, default=256 * 1024 * 1024, help="bytes per mailbox"
-    )
-    serve.add_argument(
-        "--rate", type=float, default=100.0, help="requests per second per connection"
-    )
-    serve.add_argument("--burst", type=float, default=200.0, help="request burst per connection")
-    serve.add_argument(
-        "--handshake-timeout", type=float, default=10.0, help="seconds for TLS and HTTP handshakes"
-    )
-    serve.add_argument(
-        "--idle-timeout", type=float, default=300.0, help="seconds a connection may send nothing"
-    )
-    serve.add_argument(
-        "--ping-interval", type=float, default=20.0, help="seconds between keepalive pings"
-    )
-    serve.add_argument(
-        "--max-connections", type=int, default=10_000, help="connections served at once"
-    )
-    serve.add_argument(
-        "--forward-retry-min", type=float, default=5.0, help="first forwarding retry (seconds)"
-    )
-    serve.add_argument(
-        "--forward-retry-max", type=float, default=3600.0, help="longest forwarding retry (seconds)"
-    )
-    serve.add_argument(
-        "--forward-proxy", help="socks5://HOST:PORT to reach other relays through (e.g. Tor)"
-    )
-    _front(serve)
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(handler=_serve)
     address = relay_sub.add_parser("address", help="print the address of the relay in --data")
     _common(address)
-    address.add_argument("--public-host", help="host to print in the address")
-    _front(address)
+    _options(address, tuple(o for o in _OPTIONS if o[0] in _ADDRESS_OPTIONS))
     address.set_defaults(handler=_address)
 
 
@@ -81,53 +80,41 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--data", type=Path, default=None, help="relay folder: TLS identity, SQLite database"
     )
     parser.add_argument(
-        "--listen",
-        default=f"0.0.0.0:{DEFAULT_PORT}",
-        help=f"HOST:PORT (default 0.0.0.0:{DEFAULT_PORT})",
+        "--listen", default=None, help=f"HOST:PORT (default 0.0.0.0:{DEFAULT_PORT}; port 0: any)"
     )
 
 
-def _front(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--public-port", type=int, help="port to print in the address")
-    parser.add_argument(
-        "--tls-terminated-by",
-        type=Path,
-        metavar="CERT",
-        help="a front proxy (nginx, Caddy) terminates TLS with this certificate: listen "
-        "without TLS on loopback and pin CERT's key in the address",
-    )
+def _options(
+    parser: argparse.ArgumentParser, options: tuple[tuple[str, str, Any, str], ...]
+) -> None:
+    for flag, field, kind, text in options:
+        help_text = text % _DEFAULTS[field] if "%s" in text else text
+        parser.add_argument(flag, dest=field, type=kind, default=None, help=help_text)
 
 
-def _data_dir(args: argparse.Namespace) -> Path:
-    return Path(args.data) if args.data is not None else user_data_path("payk") / "relay"
-
-
-def _config(args: argparse.Namespace) -> RelayConfig:
-    host, port = parse_listen(args.listen)
-    data_dir = _data_dir(args).resolve()
-    return RelayConfig(
-        data_dir=data_dir,
-        db_url=args.db or default_db_url(data_dir),
-        host=host,
-        port=port,
-        public_host=args.public_host,
-        pow_bits=args.pow_bits,
-        ttl_seconds=int(args.ttl_days * 86400),
-        mailbox_max_count=args.mailbox_max_count,
-        mailbox_max_bytes=args.mailbox_max_bytes,
-        rate=args.rate,
-        burst=args.burst,
-        handshake_timeout=args.handshake_timeout,
-        idle_timeout=args.idle_timeout,
-        ping_interval=args.ping_interval,
-        ping_timeout=args.ping_interval,
-        max_connections=args.max_connections,
-        forward_retry_min=args.forward_retry_min,
-        forward_retry_max=args.forward_retry_max,
-        forward_proxy=args.forward_proxy,
-        public_port=args.public_port,
-        front_certificate=args.tls_terminated_by,
-    )
+def _settings(
+    args: argparse.Namespace, options: tuple[tuple[str, str, Any, str], ...]
+) -> dict[str, Any]:
+    """Field values: the --config file's, then every option given on the command line."""
+    values: dict[str, Any] = {}
+    if getattr(args, "config", None) is not None:
+        values.update(load_toml(args.config))
+    for _, field, _, _ in options:
+        if getattr(args, field, None) is not None:
+            values[field] = getattr(args, field)
+    if getattr(args, "ttl_days", None) is not None:
+        values["ttl_seconds"] = round(args.ttl_days * 86400)
+    if args.listen is not None:
+        values["host"], values["port"] = parse_listen(args.listen)
+    elif "host" not in values and "port" not in values:
+        values["host"], values["port"] = "0.0.0.0", DEFAULT_PORT  # noqa: S104 - a public relay
+    if args.data is not None:
+        values["data_dir"] = args.data
+    values.setdefault("data_dir", user_data_path("payk") / "relay")
+    values["data_dir"] = Path(values["data_dir"]).resolve()
+    if "ping_interval" in values:
+        values.setdefault("ping_timeout", values["ping_interval"])
+    return values
 
 
 def _emit_address(out: Output, address: RelayAddress) -> None:
@@ -137,7 +124,7 @@ def _emit_address(out: Output, address: RelayAddress) -> None:
 def _serve(args: argparse.Namespace, out: Output) -> int:
     from payk.relay.app import run_relay  # the relay's dependencies load only here
 
-    config = _config(args)
+    config = build_config(_settings(args, _OPTIONS))
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("websockets").setLevel(logging.CRITICAL)
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
@@ -147,20 +134,14 @@ def _serve(args: argparse.Namespace, out: Output) -> int:
 def _address(args: argparse.Namespace, out: Output) -> int:
     from payk.relay.tls import front_fingerprint, load_identity
 
-    host, port = parse_listen(args.listen)
-    config = RelayConfig(
-        data_dir=_data_dir(args),
-        db_url="memory:",
-        host=host,
-        port=port,
-        public_host=args.public_host,
-    )
-    if args.tls_terminated_by is not None:
-        fingerprint = front_fingerprint(args.tls_terminated_by)
+    values = _settings(args, tuple(o for o in _OPTIONS if o[0] in _ADDRESS_OPTIONS))
+    config = build_config({**values, "db_url": "memory:"})
+    if config.front_certificate is not None:
+        fingerprint = front_fingerprint(config.front_certificate)
     else:
         fingerprint = load_identity(config.data_dir).fingerprint
-    address = RelayAddress(
-        fingerprint=fingerprint, host=config.advertised_host, port=args.public_port or port
+    port = config.public_port or config.port
+    _emit_address(
+        out, RelayAddress(fingerprint=fingerprint, host=config.advertised_host, port=port)
     )
-    _emit_address(out, address)
     return 0

@@ -1,18 +1,31 @@
 """The relay's configuration: one frozen, documented dataclass built by the command line.
 
 Strategy: every tunable of ``payk relay serve`` lives here with a safe default, so the service,
-the server and the tests read one object; nothing below the command line reads the
-environment or parses strings (apart from ``parse_listen``, used by the CLI).
+the server and the tests read one object. A TOML file (``--config``) may set any field by its
+name, under a ``[relay]`` table or at the top level; options given on the command line win.
+``build_config`` checks names and types, so a typo in a file is an error, not a silent
+default.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from payk.errors import UsageError
 
-__all__ = ["DEFAULT_PORT", "RelayConfig", "default_db_url", "parse_listen"]
+__all__ = [
+    "DEFAULT_PORT",
+    "RelayConfig",
+    "build_config",
+    "default_db_url",
+    "load_toml",
+    "parse_listen",
+]
 
 DEFAULT_PORT = 8443
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -103,3 +116,54 @@ def parse_listen(text: str) -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host or "0.0.0.0", int(port_text)  # noqa: S104 - an explicit ":PORT" means all
+
+
+_KINDS: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "Path": (str, Path),
+}
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """The relay settings in a TOML file (its ``[relay]`` table, else its top level).
+
+    Raises:
+        UsageError: the file cannot be read or is not TOML.
+    """
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read the relay configuration {path}: {exc}") from exc
+    table = document.get("relay", document)
+    if not isinstance(table, dict):
+        raise UsageError(f"[relay] in {path} must be a table")
+    return table
+
+
+def build_config(values: Mapping[str, Any]) -> RelayConfig:
+    """A ``RelayConfig`` from field names and values; ``data_dir`` is required.
+
+    Raises:
+        UsageError: an unknown field, a value of the wrong type, or no ``data_dir``.
+    """
+    fields = {field.name: str(field.type) for field in dataclasses.fields(RelayConfig)}
+    checked: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in fields:
+            raise UsageError(f"unknown relay setting {name!r}")
+        checked[name] = _checked(name, fields[name], value)
+    if "data_dir" not in checked:
+        raise UsageError("the relay needs a data folder")
+    checked.setdefault("db_url", default_db_url(checked["data_dir"]))
+    return RelayConfig(**checked)
+
+
+def _checked(name: str, annotation: str, value: Any) -> Any:
+    kind, _, optional = annotation.partition(" | ")
+    if value is None and optional == "None":
+        return None
+    if isinstance(value, bool) or not isinstance(value, _KINDS[kind]):
+        raise UsageError(f"the relay setting {name!r} must be a {kind}")
+    return Path(str(value)) if kind == "Path" else value
