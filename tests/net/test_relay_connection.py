@@ -7,9 +7,15 @@ import dataclasses
 
 import pytest
 
-from payk.errors import FingerprintMismatchError, NetworkError, RelayRefusedError
+from payk.errors import (
+    FingerprintMismatchError,
+    LocalProtocolError,
+    NetworkError,
+    RelayRefusedError,
+)
 from payk.net.relay import Delivery, MailboxCreds, RelayConnection
 from payk.protocol.address import MailboxAddress, RelayAddress
+from payk.protocol.envelope import MAX_ENVELOPE
 from payk.protocol.primitives import signing_key_generate
 from tests.relay.harness import RelayProcess
 
@@ -159,3 +165,19 @@ async def test_pipelined_requests_get_their_own_answers(relay: RelayProcess) -> 
         await asyncio.gather(*(conn.send(b.send_id, b.recv_id) for b in boxes))
         fetched = await asyncio.gather(*(conn.fetch(b) for b in boxes))
         assert [[d.envelope for d in got] for got in fetched] == [[b.recv_id] for b in boxes]
+
+
+async def test_oversized_envelopes_are_refused_before_sending(relay: RelayProcess) -> None:
+    async with await RelayConnection.connect(relay.address) as conn:
+        box = await conn.create_mailbox()
+        feed = await conn.create_feed()
+        too_big = b"x" * (MAX_ENVELOPE + 1)
+        for attempt in (
+            conn.send(box.send_id, too_big),
+            conn.forward(MailboxAddress(relay=relay.address, send_id=box.send_id), too_big),
+            conn.append(feed, too_big),
+        ):
+            with pytest.raises(LocalProtocolError):
+                await attempt
+        await conn.send(box.send_id, too_big[:-1])  # the largest envelope still fits
+        assert [len(d.envelope) for d in await conn.fetch(box)] == [MAX_ENVELOPE]

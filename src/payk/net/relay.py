@@ -29,6 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from payk.errors import (
+    LocalProtocolError,
     NetworkError,
     PaykError,
     QuotaError,
@@ -205,13 +206,16 @@ class RelayConnection:
         """Store ``envelope`` in the mailbox ``send_id``; returns once the relay has it durably.
 
         Raises:
+            LocalProtocolError: the envelope is larger than the relay accepts.
             QuotaError: the mailbox is full.
             RelayRefusedError: code ``UNKNOWN`` for an unknown mailbox, or another refusal.
         """
+        self._check_size(envelope)
         await self._call(lambda rid: mb.Send(rid=rid, send_id=send_id, body=envelope), mb.Ok)
 
     async def forward(self, target: MailboxAddress, envelope: bytes) -> None:
         """Hand ``envelope`` to this relay for delivery to a mailbox on another relay."""
+        self._check_size(envelope)
         relay = str(target.relay)
         await self._call(
             lambda rid: mb.Forward(rid=rid, relay=relay, send_id=target.send_id, body=envelope),
@@ -283,6 +287,7 @@ class RelayConnection:
 
     async def append(self, feed: FeedCreds, envelope: bytes) -> int:
         """Append ``envelope`` to the feed durably; returns its offset."""
+        self._check_size(envelope)
         if feed.feed_id not in self._proven_feeds:
             message = mb.feed_auth_message(self._challenge.nonce, feed.feed_id)
             sig = sign(feed.writer_seed, message)
@@ -309,6 +314,11 @@ class RelayConnection:
         await self._call(lambda rid: mb.Ping(rid=rid), mb.Ok)
 
     # --- requests -------------------------------------------------------------------------
+
+    def _check_size(self, envelope: bytes) -> None:
+        limit = min(self._challenge.max_envelope, mb.MAX_ENVELOPE)
+        if len(envelope) > limit:
+            raise LocalProtocolError(f"an envelope is at most {limit} bytes, not {len(envelope)}")
 
     async def _prove(self, creds: MailboxCreds) -> None:
         if creds.recv_id in self._proven:
