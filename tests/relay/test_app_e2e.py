@@ -235,3 +235,23 @@ async def test_config_file_sets_what_the_command_line_does_not(tmp_path: Path) -
     )
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1 and b"unknown relay setting 'pow_bitz'" in err
+
+
+async def test_a_full_mailbox_answers_quota(tmp_path: Path) -> None:
+    from payk.errors import QuotaError
+
+    relay = await start_relay(tmp_path / "relay", "--mailbox-max-count", "2")
+    try:
+        async with await RelayConnection.connect(relay.address) as conn:
+            box = await conn.create_mailbox()
+            await conn.send(box.send_id, b"one")
+            await conn.send(box.send_id, b"two")
+            with pytest.raises(QuotaError) as info:
+                await conn.send(box.send_id, b"three")
+            assert info.value.code == "QUOTA"
+            got = await conn.fetch(box)
+            await conn.ack(box, [got[0].id])
+            await conn.send(box.send_id, b"three")  # room again after an ack
+            assert [d.envelope for d in await conn.fetch(box)] == [b"two", b"three"]
+    finally:
+        assert await relay.terminate() == 0
