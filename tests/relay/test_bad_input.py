@@ -279,3 +279,20 @@ async def test_connections_beyond_the_limit_are_turned_away(tmp_path: Path) -> N
         await second.close()
     finally:
         assert await relay.terminate() == 0
+
+
+async def test_many_slow_clients_do_not_slow_the_others(strict_relay: RelayProcess) -> None:
+    async with await RelayConnection.connect(strict_relay.address) as other:
+        before = statistics.median(await _ping_latencies(other, 20))
+        slow = [
+            await asyncio.open_connection("127.0.0.1", strict_relay.address.port)
+            for _ in range(100)
+        ]
+        for _, writer in slow:
+            writer.write(b"\x16\x03\x01\x02\x00\x01")  # a TLS record header, then nothing
+        during = statistics.median(await _ping_latencies(other, 20))
+        for reader, writer in slow:
+            assert await _closed_by_server(reader)
+            writer.close()
+        assert during <= max(2 * before, before + 0.02), (before, during)
+        await other.ping()
