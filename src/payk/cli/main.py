@@ -29,6 +29,12 @@ COMMAND_MODULES = (
     "payk.cli.profile_cmd",
     "payk.cli.message_cmd",
     "payk.cli.demo_cmd",
+    "payk.cli.group_cmd",
+    "payk.cli.channel_cmd",
+    "payk.cli.path_cmd",
+    "payk.cli.safety_cmd",
+    "payk.cli.evidence_cmd",
+    "payk.cli.tui_cmd",
 )
 
 EXIT_INTERRUPTED = 130
