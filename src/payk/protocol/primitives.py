@@ -19,7 +19,7 @@ import os
 import vodozemac
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mlkem, x25519
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -114,13 +114,18 @@ def verify(public_key: bytes, data: bytes, signature: bytes) -> None:
 
 
 def self_signed_certificate(
-    *, now: datetime.datetime, common_name: str = "payk relay"
+    *, now: datetime.datetime, common_name: str = "localhost"
 ) -> tuple[bytes, bytes]:
-    """A self-signed Ed25519 certificate and its key, both PEM, valid ten years from ``now``."""
+    """A self-signed ECDSA P-256 certificate and its key, both PEM, valid ten years from ``now``.
+
+    P-256 with SHA-256 and a plain host name is what an ordinary web server presents, so a
+    prober that completes a TLS handshake learns nothing that sets a relay apart (Ed25519
+    certificates, or a telling common name, would). Clients pin the key, not the name.
+    """
     from cryptography import x509  # imported here: x509 pulls in socket
     from cryptography.x509.oid import NameOID
 
-    key = ed25519.Ed25519PrivateKey.generate()
+    key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (
         x509.CertificateBuilder()
@@ -130,7 +135,8 @@ def self_signed_certificate(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=3650))
-        .sign(key, None)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
+        .sign(key, hashes.SHA256())
     )
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,
