@@ -1,0 +1,349 @@
+"""Matrix Synapse against payk: one room, one sender, one receiver, the same message count.
+
+Strategy: Synapse is the established Python messaging server, so it is the peer for payk's
+end-to-end figures. The harness installs it into its own virtualenv (``bench/.venv-peers``,
+created on first use, never the project's), writes a loopback-only config (SQLite, no
+federation, no TLS, registration with no verification, every rate limit lifted) and starts it
+as its own process so its CPU time can be read from ``/proc/<pid>/stat``. Two users register,
+one creates a room and the other joins; the sender then PUTs N ``m.room.message`` events one
+after another (each awaited, as a chat client does) while the receiver long-polls ``/sync``.
+Throughput is messages received over the time from the first send to the last arrival;
+latency is send start to the receiving ``/sync`` returning it. The clients are plain
+keep-alive HTTP in threads, so Synapse is measured with no client crypto at all.
+
+payk runs the same pattern between two profiles through its durable relay with client crypto
+on both sides (``bench.client``'s relay and pairing helpers): N ``send_text`` calls awaited
+one after another while the receiver's ``listen`` yields them. The relay's CPU is read the
+same way. Figures are medians of the repeats with the spread; the headline is payk's
+messages/s over Synapse's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from bench import client as payk_client
+
+__all__ = ["PEERS_VENV", "peer_python", "run"]
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS_VENV = ROOT / "bench" / ".venv-peers"
+PEER_PACKAGES = ("matrix-synapse", "py-spy")
+START_TIMEOUT = 120.0
+_UNLIMITED = {"per_second": 1_000_000, "burst_count": 1_000_000}
+
+
+def peer_python() -> Path:
+    """The peers' interpreter, installing the peers into their own virtualenv on first use."""
+    python = PEERS_VENV / "bin" / "python"
+    marker = PEERS_VENV / ".installed"
+    if not marker.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
+        subprocess.run([*pip, *PEER_PACKAGES], check=True)
+        marker.write_text("\n".join(PEER_PACKAGES) + "\n")
+    return python
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _config(workdir: Path, port: int) -> Path:
+    """A loopback-only homeserver config: SQLite, no federation, no rate limits."""
+    log_config = workdir / "log.yaml"
+    log_config.write_text(
+        "version: 1\nhandlers:\n  null: {class: logging.NullHandler}\n"
+        "root: {level: ERROR, handlers: [null]}\ndisable_existing_loggers: false\n"
+    )
+    limits = {
+        name: _UNLIMITED
+        for name in ("rc_message", "rc_registration", "rc_joins_per_room", "rc_invites")
+    }
+    limits["rc_login"] = {"address": _UNLIMITED, "account": _UNLIMITED}  # type: ignore[dict-item]
+    limits["rc_joins"] = {"local": _UNLIMITED, "remote": _UNLIMITED}  # type: ignore[dict-item]
+    config = {
+        "server_name": "bench.localhost",
+        "pid_file": str(workdir / "homeserver.pid"),
+        "listeners": [
+            {
+                "port": port,
+                "bind_addresses": ["127.0.0.1"],
+                "type": "http",
+                "tls": False,
+                "x_forwarded": False,
+                "resources": [{"names": ["client"], "compress": False}],
+            }
+        ],
+        "database": {"name": "sqlite3", "args": {"database": str(workdir / "homeserver.db")}},
+        "log_config": str(log_config),
+        "media_store_path": str(workdir / "media"),
+        "signing_key_path": str(workdir / "signing.key"),
+        "trusted_key_servers": [],
+        "suppress_key_server_warning": True,
+        "report_stats": False,
+        "enable_metrics": False,
+        "enable_registration": True,
+        "enable_registration_without_verification": True,
+        "registration_shared_secret": secrets.token_hex(16),
+        "macaroon_secret_key": secrets.token_hex(16),
+        "form_secret": secrets.token_hex(16),
+        "federation_domain_whitelist": [],
+        "send_federation": False,
+        "presence": {"enabled": False},
+        **limits,
+    }
+    path = workdir / "homeserver.yaml"
+    path.write_text(json.dumps(config, indent=1))  # JSON is YAML
+    return path
+
+
+@contextlib.contextmanager
+def synapse(workdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, float]]:
+    """A running homeserver: (process, port, seconds it took to answer)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    python, port = str(peer_python()), _free_port()
+    config = _config(workdir, port)
+    base = [python, "-m", "synapse.app.homeserver", "-c", str(config)]
+    subprocess.run([*base, "--generate-keys"], check=True, capture_output=True)
+    started = time.perf_counter()
+    proc = subprocess.Popen(base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_ready(proc, port)
+        yield proc, port, time.perf_counter() - started
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"synapse exited during startup (exit {proc.returncode})")
+        try:
+            _Http(port).call("GET", "/_matrix/client/versions")
+            return
+        except (OSError, http.client.HTTPException):
+            time.sleep(0.2)
+    raise TimeoutError("synapse did not answer in time")
+
+
+class _Http:
+    """One keep-alive HTTP/1.1 connection speaking JSON, with an optional access token."""
+
+    def __init__(self, port: int, token: str | None = None) -> None:
+        self._conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self._token = token
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        payload = None if body is None else json.dumps(body)
+        self._conn.request(method, path, body=payload, headers=headers)
+        response = self._conn.getresponse()
+        data = json.loads(response.read() or b"{}")
+        if response.status >= 400:
+            raise RuntimeError(f"synapse {method} {path.split('?')[0]}: {response.status} {data}")
+        return data
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _register(port: int, name: str) -> _Http:
+    body = {"username": name, "password": secrets.token_hex(12), "auth": {"type": "m.login.dummy"}}
+    token = _Http(port).call("POST", "/_matrix/client/v3/register", body)["access_token"]
+    return _Http(port, token)
+
+
+def _room(sender: _Http, receiver: _Http) -> str:
+    room: str = sender.call("POST", "/_matrix/client/v3/createRoom", {"preset": "public_chat"})[
+        "room_id"
+    ]
+    receiver.call("POST", f"/_matrix/client/v3/join/{room}", {})
+    return room
+
+
+_SYNC_FILTER = json.dumps({"room": {"timeline": {"limit": 1000}}, "presence": {"types": []}})
+
+
+def _receive(
+    receiver: _Http, room: str, since: str, expected: set[str], out: dict[str, float]
+) -> None:
+    """Long-poll /sync until every expected body arrived; record arrival times."""
+    while len(out) < len(expected):
+        query = f"?since={since}&timeout=30000&filter={_quote(_SYNC_FILTER)}"
+        data = receiver.call("GET", f"/_matrix/client/v3/sync{query}")
+        now = time.perf_counter()
+        since = data["next_batch"]
+        joined = data.get("rooms", {}).get("join", {}).get(room, {})
+        for event in joined.get("timeline", {}).get("events", []):
+            body = event.get("content", {}).get("body")
+            if body in expected and body not in out:
+                out[body] = now
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
+def _synapse_burst(port: int, pid: int, count: int) -> dict[str, Any]:
+    sender, receiver = _register(port, _name("s")), _register(port, _name("r"))
+    room = _room(sender, receiver)
+    since = receiver.call("GET", "/_matrix/client/v3/sync?timeout=0")["next_batch"]
+    bodies = [f"message {i} {secrets.token_hex(4)}" for i in range(count)]
+    arrived: dict[str, float] = {}
+    thread = threading.Thread(target=_receive, args=(receiver, room, since, set(bodies), arrived))
+    cpu_before = cpu_seconds(pid)
+    thread.start()
+    sent_at: dict[str, float] = {}
+    started = time.perf_counter()
+    for i, body in enumerate(bodies):
+        sent_at[body] = time.perf_counter()
+        path = f"/_matrix/client/v3/rooms/{room}/send/m.room.message/t{i}"
+        sender.call("PUT", path, {"msgtype": "m.text", "body": body})
+    thread.join(300)
+    if thread.is_alive():
+        raise TimeoutError("synapse did not deliver every message in time")
+    cpu = cpu_seconds(pid) - cpu_before
+    sender.close()
+    receiver.close()
+    latencies = [(arrived[b] - sent_at[b]) * 1000 for b in bodies]
+    return _figures(count, max(arrived.values()) - started, cpu, latencies)
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}{secrets.token_hex(6)}"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _figures(count: int, seconds: float, cpu: float, latencies: list[float]) -> dict[str, Any]:
+    return {
+        "messages": count,
+        "msgs_per_s": count / seconds,
+        "server_cpu_ms_per_msg": cpu / count * 1000,
+        "latency_p50_ms": statistics.median(latencies),
+        "latency_p99_ms": _percentile(latencies, 0.99),
+    }
+
+
+async def _payk_burst(workdir: Path, count: int) -> dict[str, Any]:
+    """The same pattern between two payk profiles through one relay process."""
+    async with _payk_relay(workdir) as (pid, relay):
+        sender, receiver = await payk_client._pair(workdir, relay)
+        try:
+            stream = receiver.listen()
+            arrived: list[float] = []
+
+            async def collect() -> None:
+                for _ in range(count):
+                    await anext(stream)
+                    arrived.append(time.perf_counter())
+
+            collector = asyncio.ensure_future(collect())
+            cpu_before = cpu_seconds(pid)
+            sent_at = []
+            started = time.perf_counter()
+            for i in range(count):
+                sent_at.append(time.perf_counter())
+                await sender.send_text("Receiver", f"message {i}")
+            await asyncio.wait_for(collector, timeout=300)
+            cpu = cpu_seconds(pid) - cpu_before
+            await stream.aclose()
+        finally:
+            await sender.close()
+            await receiver.close()
+    latencies = [(a - s) * 1000 for a, s in zip(arrived, sent_at, strict=True)]
+    return _figures(count, arrived[-1] - started, cpu, latencies)
+
+
+@contextlib.asynccontextmanager
+async def _payk_relay(workdir: Path) -> AsyncIterator[tuple[int, Any]]:
+    """bench.client's relay process, with its pid for the CPU reading."""
+    before = set(_children())
+    async with payk_client._relay(workdir / "relay") as relay:
+        pids = [pid for pid in _children() if pid not in before]
+        if len(pids) != 1:
+            raise RuntimeError("could not tell which process is the relay")
+        yield pids[0], relay
+
+
+def _children() -> list[int]:
+    """The pids of this process's direct children, from /proc."""
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text().rpartition(")")[2].split()
+                if int(stat[1]) == me:
+                    found.append(int(entry.name))
+    return found
+
+
+def _median_with_spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {"repeats": len(runs), "messages": runs[0]["messages"]}
+    for key in ("msgs_per_s", "server_cpu_ms_per_msg", "latency_p50_ms", "latency_p99_ms"):
+        values = [r[key] for r in runs]
+        merged[key] = statistics.median(values)
+        merged[f"{key}_min"], merged[f"{key}_max"] = min(values), max(values)
+    return merged
+
+
+async def run(quick: bool, workdir: Path) -> dict[str, Any]:
+    """Synapse and payk, the same message count; ``quick`` sends 100 per repeat, else 500."""
+    count, repeats = (100, 3) if quick else (500, 5)
+    with synapse(workdir / "synapse") as (proc, port, startup):
+        await asyncio.to_thread(_synapse_burst, port, proc.pid, 10)  # warm-up
+        matrix = [
+            await asyncio.to_thread(_synapse_burst, port, proc.pid, count) for _ in range(repeats)
+        ]
+    payk = []
+    for n in range(repeats):
+        (workdir / f"payk-{n}").mkdir()
+        payk.append(await _payk_burst(workdir / f"payk-{n}", count))
+    synapse_fig, payk_fig = _median_with_spread(matrix), _median_with_spread(payk)
+    return {
+        "synapse_startup_s": startup,
+        "synapse": synapse_fig,
+        "payk": payk_fig,
+        "ratios": {
+            "payk_over_synapse_msgs_per_s": payk_fig["msgs_per_s"] / synapse_fig["msgs_per_s"],
+            "synapse_over_payk_server_cpu_per_msg": synapse_fig["server_cpu_ms_per_msg"]
+            / max(payk_fig["server_cpu_ms_per_msg"], 1e-9),
+        },
+    }
