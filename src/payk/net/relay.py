@@ -34,8 +34,8 @@ from payk.errors import (
     PaykError,
     QuotaError,
     RelayRefusedError,
-    UsageError,
 )
+from payk.net.socks import SocksRoute, open_socket, parse_proxy
 from payk.net.tls import check_pinned, client_context
 from payk.protocol import mailbox as mb
 from payk.protocol.address import MailboxAddress, RelayAddress
@@ -123,14 +123,15 @@ class RelayConnection:
         cls,
         address: RelayAddress,
         *,
-        proxy: str | None = None,
+        proxy: str | SocksRoute | None = None,
         timeout: float = 10.0,  # noqa: ASYNC109 - covers several awaits, not one
     ) -> RelayConnection:
         """Connect to the relay at ``address``, pinning its TLS key.
 
         Args:
             address: the relay, with the fingerprint of its TLS key.
-            proxy: ``socks5://HOST:PORT`` (names are resolved by the proxy), or None.
+            proxy: ``socks5://HOST:PORT`` (names are resolved by the proxy), a
+                ``SocksRoute`` (an obfs4 bridge's local SOCKS5 port), or None.
             timeout: seconds for TCP, proxy, TLS and WebSocket handshakes together.
 
         Raises:
@@ -399,7 +400,7 @@ def _refusal(error: mb.Error) -> RelayRefusedError:
 
 
 async def _open_websocket(
-    address: RelayAddress, proxy: str | None, seconds: float
+    address: RelayAddress, proxy: str | SocksRoute | None, seconds: float
 ) -> ClientConnection:
     pinned = type("_Pinned", (_PinnedConnection,), {"fingerprint": address.fingerprint})
     options: dict[str, Any] = {
@@ -413,13 +414,16 @@ async def _open_websocket(
         "close_timeout": 2,
         "proxy": None,
     }
-    if proxy is not None:
-        options["sock"] = await _socks_socket(address, proxy, seconds)
-    else:
-        options["host"] = address.connect_host
-        options["port"] = address.port
     uri = f"wss://{address.host}:{address.port}{WS_PATH}"
-    return await connect(uri, **options)
+    if proxy is None:
+        return await connect(uri, host=address.connect_host, port=address.port, **options)
+    sock = await _socks_socket(address, proxy, seconds)
+    options["server_hostname"] = options["server_hostname"] or ""  # an IP: no SNI
+    try:
+        return await connect(uri, sock=sock, **options)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def _sni(address: RelayAddress) -> str | None:
@@ -430,15 +434,9 @@ def _sni(address: RelayAddress) -> str | None:
     return None
 
 
-async def _socks_socket(address: RelayAddress, proxy: str, seconds: float) -> Any:
-    if not proxy.startswith(("socks5://", "socks5h://")):
-        raise UsageError(f"the proxy must be socks5://HOST:PORT, got {proxy!r}")
-    from python_socks.async_.asyncio import Proxy
-
-    socks = Proxy.from_url(proxy.replace("socks5h://", "socks5://", 1), rdns=True)
-    return await socks.connect(
-        dest_host=address.connect_host, dest_port=address.port, timeout=seconds
-    )
+async def _socks_socket(address: RelayAddress, proxy: str | SocksRoute, seconds: float) -> Any:
+    route = parse_proxy(proxy) if isinstance(proxy, str) else proxy
+    return await open_socket(route, address.connect_host, address.port, seconds)
 
 
 async def _read_challenge(ws: ClientConnection) -> mb.Challenge:
