@@ -97,17 +97,41 @@ def sign(seed: bytes, data: bytes) -> bytes:
 
 
 def verify(public_key: bytes, data: bytes, signature: bytes) -> None:
-    """Check an Ed25519 signature (strict: non-canonical encodings are refused).
+    """Check an Ed25519 signature (strict: non-canonical encodings and small-order keys or R
+    are refused).
 
     Raises:
         DecryptionError: the key, the signature or the data do not match.
     """
     if len(public_key) != SIGNING_KEY_LEN or len(signature) != SIGNATURE_LEN:
         raise DecryptionError("the signature could not be verified")
+    if _small_order(public_key) or _small_order(signature[:32]):
+        raise DecryptionError("the signature could not be verified")
     try:
         ed25519.Ed25519PublicKey.from_public_bytes(public_key).verify(signature, data)
     except (InvalidSignature, ValueError) as exc:
         raise DecryptionError("the signature could not be verified") from exc
+
+
+# The eight Ed25519 points of small order, by their encodings with the sign bit cleared
+# (canonical, and y + p where that fits): as a public key ("weak key") the signature
+# (identity, 0) verifies any message, so strict verification refuses them as keys and as R.
+_SMALL_ORDER = frozenset(
+    bytes.fromhex(encoding)
+    for encoding in (
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    )
+)
+
+
+def _small_order(point: bytes) -> bool:
+    return point[:31] + bytes((point[31] & 0x7F,)) in _SMALL_ORDER
 
 
 # --- TLS identity of a relay -------------------------------------------------------------------
