@@ -57,6 +57,7 @@ _STATE_VERSION = 1
 _SIGN_LABEL = b"payk/v1/pairwise/handshake-signature"
 _STORAGE_LABEL = b"payk/v1/pairwise/storage"
 _PICKLE_LABEL = b"payk/v1/pairwise/storage-pickle"
+_MAX_COUNTER = 0xFFFFFFFF  # counters travel as u32
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -293,6 +294,7 @@ class PairwiseSession:
         handshake, first = state.handshake, st.own_epoch(state, 0)
         if handshake is None:
             raise LocalProtocolError("a handshake needs its handshake state")
+        _check_counter_left(first)
         counter, first.sent = first.sent, first.sent + 1
         olm_type, olm = self._olm.encrypt(plaintext)
         header = outer.HandshakeHeader(
@@ -306,6 +308,7 @@ class PairwiseSession:
 
     def _seal_pairwise(self, state: st.SessionState, plaintext: bytes, envelope_id: bytes) -> bytes:
         current = st.own_epoch(state, state.current)
+        _check_counter_left(current)
         counter, current.sent = current.sent, current.sent + 1
         olm_type, olm = self._olm.encrypt(plaintext)
         header = outer.PairwiseHeader(
@@ -441,6 +444,14 @@ def _invitee_identity(
         raise DecryptionError("a handshake from this profile itself (reflected)")
     peer.verify(_SIGN_LABEL + th1, inner.signature)
     return peer
+
+
+def _check_counter_left(epoch: ep.Epoch) -> None:
+    """Refuse to seal once the 32-bit counter of an epoch is used up (it never wraps)."""
+    if epoch.sent > _MAX_COUNTER:
+        raise LocalProtocolError(
+            "this epoch's message counter is used up: the contact must reply before more is sent"
+        )
 
 
 def _storage_keys(storage_key: bytes) -> tuple[bytes, bytes]:
