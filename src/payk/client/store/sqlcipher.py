@@ -130,9 +130,10 @@ class Database:
             raise _storage_error(exc) from exc
 
     def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; returns the last row id (inserts) or 0."""
+        """Run one statement; returns the row id it inserted, or 0 (also for an ignored insert:
+        SQLite's ``lastrowid`` would still name the previous insert)."""
         cursor = self._run(sql, params)
-        return int(cursor.lastrowid or 0)
+        return int(cursor.lastrowid or 0) if cursor.rowcount != 0 else 0
 
     def execute_many(self, sql: str, rows: Sequence[Params]) -> None:
         """Run one statement for each parameter set."""
