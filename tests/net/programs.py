@@ -11,12 +11,17 @@ import contextlib
 import os
 import shutil
 import socket
-from collections.abc import AsyncIterator
+import subprocess
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import pytest
 
-__all__ = ["Microsocks", "free_port", "require"]
+from payk.net.obfs4 import ManagedServer
+
+__all__ = ["Microsocks", "free_port", "microsocks_process", "obfs4_bridge", "require"]
 
 
 def require(program: str) -> str:
@@ -88,3 +93,52 @@ async def _listening(port: int, process: asyncio.subprocess.Process) -> bool:
     process.kill()
     await process.wait()
     return False
+
+
+@contextlib.contextmanager
+def microsocks_process() -> Iterator[str]:
+    """``microsocks`` on a free loopback port for synchronous tests; yields its URL."""
+    program = require("microsocks")
+    port = free_port()
+    process = subprocess.Popen(
+        [program, "-i", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_listening(port, process)
+        yield f"socks5://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return
+        time.sleep(0.025)
+    pytest.fail("microsocks did not start listening")
+
+
+@contextlib.contextmanager
+def obfs4_bridge(relay_port: int) -> Iterator[str]:
+    """``obfs4proxy`` in server mode in front of a relay port; yields the bridge line.
+
+    The transport is managed from an event loop in a thread of its own, so synchronous
+    end-to-end tests can use it.
+    """
+    require("obfs4proxy")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    start = ManagedServer.start(relay_host="127.0.0.1", relay_port=relay_port)
+    server = asyncio.run_coroutine_threadsafe(start, loop).result(60)
+    try:
+        yield str(server.bridge)
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(60)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

@@ -56,6 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="profile folder (default: $PAYK_HOME, else the platform's user data folder)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per result")
+    parser.add_argument(
+        "--proxy", metavar="URL", help="reach relays through socks5://HOST:PORT (e.g. Tor)"
+    )
+    parser.add_argument(
+        "--bridge",
+        metavar="LINE",
+        help="reach relays through an obfs4 bridge ('obfs4 HOST:PORT cert=...')",
+    )
+    parser.add_argument(
+        "--via", metavar="ADDRESS", help="also hand every envelope to this forwarding relay"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)

@@ -20,8 +20,10 @@ from rich.text import Text
 
 from payk.cli.output import Output
 from payk.cli.profile_cmd import run
+from payk.client import disappearing
 from payk.client.facade import Client, Sent
 from payk.client.messages import Message
+from payk.client.paths import path_report
 from payk.errors import UsageError
 
 __all__ = ["printable", "register", "render_message", "render_messages", "render_sent"]
@@ -35,6 +37,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     send.add_argument("to", help="the contact's name")
     send.add_argument("text", nargs="?", help="the message")
     send.add_argument("--file", type=Path, help="send this file instead of text")
+    send.add_argument(
+        "--expire",
+        metavar="DURATION",
+        help="delete it on both sides this long after delivery (30s, 10m, 1h, 2d, 1w; "
+        "default: the conversation's timer, see payk disappear)",
+    )
     send.set_defaults(handler=_send)
     sync = sub.add_parser("sync", help="fetch over every relay and show what is new")
     sync.add_argument(
@@ -69,12 +77,13 @@ def _send(args: argparse.Namespace, out: Output) -> int:
     if (args.text is None) == (args.file is None):
         raise UsageError("give either a message or --file PATH")
     size = _size(args.file)
+    expire = None if args.expire is None else disappearing.parse_duration(args.expire)
 
     async def body(client: Client) -> int:
         if args.file is None:
-            sent = await client.send_text(args.to, args.text)
+            sent = await client.send_text(args.to, args.text, expire=expire)
         else:
-            sent = await _send_file(client, args.to, args.file, size, out)
+            sent = await _send_file(client, args.to, args.file, size, out, expire)
         out.emit({"id": sent.id, "paths": sent.paths}, render_sent(args.to, sent))
         return 0
 
@@ -88,9 +97,11 @@ def _size(path: Path | None) -> int:
         return 0
 
 
-async def _send_file(client: Client, to: str, path: Path, size: int, out: Output) -> Sent:
+async def _send_file(
+    client: Client, to: str, path: Path, size: int, out: Output, expire: int | None = None
+) -> Sent:
     if out.json_mode or size <= PROGRESS_THRESHOLD:
-        return await client.send_file(to, path)
+        return await client.send_file(to, path, expire=expire)
     columns = (TextColumn(path.name), BarColumn(), DownloadColumn())
     with Progress(*columns, console=out.err, transient=True) as bar:
         task = bar.add_task("send", total=size)
@@ -98,15 +109,16 @@ async def _send_file(client: Client, to: str, path: Path, size: int, out: Output
         def tick(done: int, total: int) -> None:
             bar.update(task, completed=size * done // max(total, 1))
 
-        return await client.send_file(to, path, progress=tick)
+        return await client.send_file(to, path, progress=tick, expire=expire)
 
 
 def _sync(args: argparse.Namespace, out: Output) -> int:
     async def body(client: Client) -> int:
         _with_save(client, args)
         messages = await client.sync(wait=max(0.0, args.wait))
+        paths = [outcome.as_json() for outcome in path_report(client)]
         out.emit(
-            {"messages": [m.as_json() for m in messages]},
+            {"messages": [m.as_json() for m in messages], "paths": paths},
             render_messages(messages, empty="Nothing new."),
         )
         return 0
@@ -181,6 +193,8 @@ def render_message(message: Message) -> RenderableType:
     status = _STATUS.get(message.status, message.status)
     if status:
         line.append(f"  {status}", style="dim")
+    if message.expires_at is not None:
+        line.append("  ⏱ disappears", style="dim")
     return line
 
 

@@ -29,6 +29,7 @@ from payk.cli.output import Output
 from payk.client.config import default_home
 from payk.client.contacts import Contact
 from payk.client.facade import Client, Safety
+from payk.client.paths import use_paths
 from payk.errors import UsageError
 from payk.protocol.address import RelayAddress
 
@@ -105,7 +106,14 @@ def passphrase(*, confirm: bool = False) -> str:
 
 def open_client(args: argparse.Namespace) -> Client:
     """Unlock the profile named by the arguments."""
-    return Client.open(home_of(args), passphrase())
+    client = Client.open(home_of(args), passphrase())
+    paths = {key: getattr(args, key, None) for key in ("proxy", "bridge", "via")}
+    try:
+        use_paths(client, **paths)
+    except BaseException:
+        client.profile.close()
+        raise
+    return client
 
 
 def run(args: argparse.Namespace, out: Output, body: ClientBody) -> int:

@@ -35,6 +35,9 @@ class Config:
         downloads: where received files are written (default: the user's download folder).
         retry_base: first retry delay (seconds) for an envelope a relay did not take.
         retry_max: the longest retry delay (seconds).
+        proxy: ``socks5://HOST:PORT`` every relay connection goes through (e.g. Tor).
+        bridge: an obfs4 bridge line (``obfs4 HOST:PORT cert=... iat-mode=N``).
+        via: a forwarding relay (``payk://...``) every envelope is also handed to.
     """
 
     home: Path
@@ -43,6 +46,9 @@ class Config:
     downloads: Path | None = None
     retry_base: float = 2.0
     retry_max: float = 300.0
+    proxy: str | None = None
+    bridge: str | None = None
+    via: str | None = None
 
     def downloads_dir(self) -> Path:
         """The folder received files are saved to."""
@@ -82,6 +88,8 @@ def _typed(raw: dict[str, Any], path: Path) -> dict[str, Any]:
     for key, value in raw.items():
         if key == "downloads" and isinstance(value, str):
             out[key] = Path(value).expanduser()
+        elif key in {"proxy", "bridge", "via"} and isinstance(value, str):
+            out[key] = value
         elif key == "mailboxes_per_contact" and isinstance(value, int) and 1 <= value <= 4:
             out[key] = value
         elif key in {"network_timeout", "retry_base", "retry_max"} and isinstance(

@@ -17,7 +17,9 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from payk.client import contacts, files, invites, outbox
+import msgspec
+
+from payk.client import contacts, disappearing, files, invites, outbox
 from payk.client.config import Config, load_config
 from payk.client.contacts import Contact
 from payk.client.inbox import InboxResult
@@ -29,8 +31,9 @@ from payk.client.mailboxes import (
     forget_mailbox,
 )
 from payk.client.messages import Message, history, messages_by_rowid
+from payk.client.paths import network_for
 from payk.client.profile import Profile, create_profile, unlock_profile
-from payk.client.router import Network, RelayLink, RelayNetwork, RelayPool, unreachable
+from payk.client.router import Network, RelayLink, RelayPool, unreachable
 from payk.client.store.header import KdfParams
 from payk.client.sync import fetch_all, listen_relay
 from payk.errors import PaykError, StorageError, UsageError
@@ -85,8 +88,11 @@ class Client:
         self.profile = profile
         self.config = config or load_config(profile.home)
         self.clock = clock
-        self.pool = RelayPool(network or RelayNetwork(), timeout=self.config.network_timeout)
+        self.pool = RelayPool(
+            network or network_for(self.config), timeout=self.config.network_timeout
+        )
         self.warnings: list[str] = []
+        disappearing.purge(profile.db, clock())  # timers that ran out while closed
 
     # --- opening and closing -------------------------------------------------------------
 
@@ -241,10 +247,12 @@ class Client:
 
     # --- sending -------------------------------------------------------------------------
 
-    async def send_text(self, alias: str, text: str) -> Sent:
+    async def send_text(self, alias: str, text: str, *, expire: int | None = None) -> Sent:
         """Seal, store and send a text message to every mailbox of the contact.
 
-        Never raises for relays being down: the message waits in the outbox.
+        ``expire``: seconds until it disappears on both sides (default: the conversation's
+        timer, see ``payk.client.disappearing``). Never raises for relays being down: the
+        message waits in the outbox.
         """
         if not text:
             raise UsageError("the message is empty")
@@ -252,12 +260,22 @@ class Client:
             raise UsageError("the message is too long (at most 60000 characters)")
         msg_id = primitives.random_bytes(content.ID_LEN)
         now = self.clock()
-        item = Text(id=msg_id, text=text, sent_at=now)
-        rowid = self._queue(alias, content.encode(item), [], msg_id, now, text=text)
+        expire = disappearing.timer_for(self.profile.db, alias, expire)
+        item = Text(id=msg_id, text=text, sent_at=now, expire=expire)
+        with self.profile.db.transaction():
+            rowid = self._queue(alias, content.encode(item), [], msg_id, now, text=text)
+            disappearing.start(self.profile.db, rowid, expire, now)
         await self.flush(force=True)
         return self._sent(rowid)
 
-    async def send_file(self, alias: str, path: Path, *, progress: Progress | None = None) -> Sent:
+    async def send_file(
+        self,
+        alias: str,
+        path: Path,
+        *,
+        progress: Progress | None = None,
+        expire: int | None = None,
+    ) -> Sent:
         """Send a file: an offer through the ratchet, then sealed chunks.
 
         Raises:
@@ -268,9 +286,13 @@ class Client:
         msg_id = primitives.random_bytes(content.ID_LEN)
         now = self.clock()
         prepared = files.prepare_file(data, path.name, message_id=msg_id, now=now)
-        rowid = self._queue(
-            alias, content.encode(prepared.offer), prepared.chunks, msg_id, now, file=path
-        )
+        expire = disappearing.timer_for(self.profile.db, alias, expire)
+        offer = msgspec.structs.replace(prepared.offer, expire=expire)
+        with self.profile.db.transaction():
+            rowid = self._queue(
+                alias, content.encode(offer), prepared.chunks, msg_id, now, file=path
+            )
+            disappearing.start(self.profile.db, rowid, expire, now)
         total = len(prepared.chunks) + 1
         tick = _Ticker(progress, total * len(self._targets_of(alias)))
         await self.flush(force=True, progress=tick)
@@ -440,6 +462,7 @@ class Client:
             for relay in relays
         ]
         tasks.append(asyncio.create_task(self._flush_forever()))
+        tasks.append(asyncio.create_task(disappearing.purge_forever(self)))
         try:
             while True:
                 result = await queue.get()
@@ -462,6 +485,7 @@ class Client:
 
     def history(self, alias: str, *, limit: int = 50) -> list[Message]:
         """The last ``limit`` messages with ``alias``, oldest first."""
+        disappearing.purge(self.profile.db, self.clock())
         contact = contacts.contact_by_alias(self.profile.db, alias)
         return history(self.profile.db, contact.id, self.name, limit)
 

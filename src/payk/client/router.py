@@ -144,3 +144,6 @@ class RelayPool:
         """Close every connection."""
         for relay in list(self._links):
             await self.drop(relay)
+        shutdown = getattr(self.network, "shutdown", None)  # e.g. a bridge transport
+        if shutdown is not None:
+            await shutdown()
