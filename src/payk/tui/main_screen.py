@@ -1,0 +1,254 @@
+"""The main screen: conversations on the left, the open thread and the composer on the right.
+
+Strategy: the screen owns the open ``Client``. Network work runs in ``@work`` coroutines on the
+app's event loop (the client's ``listen()`` in one exclusive worker, restarted whenever new
+mailboxes exist, each send in its own worker), so the screen never blocks. Everything shown is
+read back from the local store: a message appears once the client has stored it, and a timer
+re-reads the store once a second, which is how delivery receipts, names from a contact's hello
+and new contacts show up. Unread counts are kept for this session (messages that arrived while
+their conversation was not open).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, ListView
+
+from payk.client.facade import Client, Sent
+from payk.client.messages import Message
+from payk.errors import PaykError
+from payk.tui import conversations as convs
+from payk.tui.invite import AcceptScreen, InviteScreen
+from payk.tui.paths import PathsScreen, relay_states, summary
+from payk.tui.render import Conversation, printable
+from payk.tui.safety import SafetyScreen
+from payk.tui.transfer import SendFileScreen
+from payk.tui.widgets import ConversationItem, ThreadView
+
+__all__ = ["MainScreen"]
+
+REFRESH_SECONDS = 1.0
+PROBE_SECONDS = 15.0
+WELCOME = (
+    "No conversations yet.\n\n"
+    "Ctrl+N makes an invitation to give to one person;\n"
+    "Ctrl+G accepts an invitation someone gave you."
+)
+
+
+class MainScreen(Screen[None]):
+    """Conversations, the open thread, the composer; messages arrive live."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+n", "invite", "Invite"),
+        Binding("ctrl+g", "accept", "Accept"),
+        Binding("ctrl+s", "verify", "Verify"),
+        Binding("ctrl+o", "send_file", "File"),
+        Binding("ctrl+r", "paths", "Relays"),
+    ]
+
+    def __init__(self, client: Client) -> None:
+        super().__init__()
+        self.client = client
+        self.current: Conversation | None = None
+        self.unread: dict[str, int] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="body"):
+            with Vertical(id="sidebar"):
+                yield Label("Conversations", id="sidebar-title")
+                yield ListView(id="conversations")
+                yield Label("", id="path-summary")
+            with Vertical(id="thread-pane"):
+                yield Label("", id="thread-title")
+                yield ThreadView(id="thread")
+                yield Input(placeholder="Write a message; Enter sends", id="composer")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.sub_title = self.client.name
+        self.refresh_local()
+        self.set_interval(REFRESH_SECONDS, self.refresh_local)
+        self.set_interval(PROBE_SECONDS, self.probe)
+        self.listen()
+        self.probe()
+
+    # --- reading the local store -----------------------------------------------------------
+
+    def refresh_local(self) -> None:
+        """Re-read conversations and the open thread from the store (no network)."""
+        self._refresh_list()
+        self._refresh_thread()
+
+    def _refresh_list(self) -> None:
+        found = convs.conversations(self.client)
+        view = self.query_one("#conversations", ListView)
+        items = [item for item in view.children if isinstance(item, ConversationItem)]
+        if [item.conversation for item in items] == found:
+            return
+        wanted = self.current.name if self.current else None
+        index = next((i for i, c in enumerate(found) if c.name == wanted), 0)
+        view.clear()
+        view.extend(ConversationItem(c, self.unread.get(c.name, 0)) for c in found)
+        if found:
+            view.index = index
+            self.open(found[index])
+        else:
+            self.open(None)
+
+    def _refresh_thread(self) -> None:
+        thread = self.query_one("#thread", ThreadView)
+        if self.current is None:
+            thread.show_note(WELCOME)
+            return
+        messages = convs.history(self.client, self.current)
+        if messages:
+            thread.show(messages, now=self.client.clock())
+        else:
+            thread.show_note(f"No messages with {printable(self.current.name)} yet.")
+
+    def open(self, conversation: Conversation | None) -> None:
+        """Show ``conversation`` (or the welcome note) and clear its unread count."""
+        self.current = conversation
+        composer = self.query_one("#composer", Input)
+        composer.disabled = conversation is None
+        self.query_one("#thread-title", Label).update(_title(conversation))
+        if conversation is not None:
+            self.unread.pop(conversation.name, None)
+            self._set_unread(conversation.name, 0)
+        self._refresh_thread()
+
+    def _set_unread(self, name: str, count: int) -> None:
+        for item in self.query(ConversationItem):
+            if item.conversation.name == name:
+                item.set_unread(count)
+
+    # --- events ----------------------------------------------------------------------------
+
+    def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
+        if isinstance(event.item, ConversationItem) and event.item.conversation != self.current:
+            self.open(event.item.conversation)
+
+    def on_list_view_selected(self, event: ListView.Selected) -> None:
+        if isinstance(event.item, ConversationItem):
+            self.open(event.item.conversation)
+            self.query_one("#composer", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "composer" or self.current is None or not event.value.strip():
+            return
+        event.input.value = ""
+        self.send_text(self.current, event.value)
+
+    # --- dialogs ---------------------------------------------------------------------------
+
+    def action_invite(self) -> None:
+        """Make an invitation (link and QR code)."""
+        self.app.push_screen(InviteScreen(self.client), self._after_invite)
+
+    def _after_invite(self, created: bool | None) -> None:
+        if created:
+            self.listen()  # the invitation's mailboxes are new: listen on them too
+
+    def action_accept(self) -> None:
+        """Accept an invitation link."""
+        self.app.push_screen(AcceptScreen(self.client), self._after_accept)
+
+    def _after_accept(self, name: str | None) -> None:
+        if name is None:
+            return
+        self.current = Conversation(kind="contact", name=name)
+        self._refresh_list()
+        self.listen()
+        sentence = f"{printable(name)} is now a contact; Ctrl+S compares safety codes."
+        self.notify(sentence, markup=False)
+
+    def action_verify(self) -> None:
+        """Compare the open contact's safety code."""
+        if self.current is None or self.current.kind != "contact":
+            self.notify("Open a conversation with a contact first.", severity="warning")
+            return
+        self.app.push_screen(SafetyScreen(self.client, self.current.name), self._after_verify)
+
+    def _after_verify(self, changed: bool | None) -> None:
+        if changed:
+            self._refresh_list()
+
+    def action_send_file(self) -> None:
+        """Send a file to the open conversation."""
+        if self.current is None:
+            self.notify("Open a conversation first.", severity="warning")
+            return
+        self.app.push_screen(SendFileScreen(self.client, self.current), self._after_file)
+
+    def _after_file(self, sent: Sent | None) -> None:
+        self._refresh_thread()
+        if sent is not None and not sent.paths:
+            self.notify("No relay reachable now; the file goes out when one is.")
+
+    def action_paths(self) -> None:
+        """Show which relays are up."""
+        self.app.push_screen(PathsScreen(self.client))
+
+    # --- network work ----------------------------------------------------------------------
+
+    @work(exclusive=True, group="probe", exit_on_error=False)
+    async def probe(self) -> None:
+        """Update the one-line relay summary."""
+        states = await relay_states(self.client)
+        line = self.query_one("#path-summary", Label)
+        line.update(summary(states, self.client.pending()))
+        line.set_class(not any(state.up for state in states), "down")
+
+    @work(exclusive=True, group="listen", exit_on_error=False)
+    async def listen(self) -> None:
+        """Stay connected to every relay; each message is shown as it is stored."""
+        try:
+            async for message in self.client.listen():
+                self.arrived(message)
+        except PaykError as exc:
+            self.notify(str(exc), title="Not listening", severity="error", markup=False)
+
+    def arrived(self, message: Message) -> None:
+        """A message was stored: show it, or count it as unread."""
+        self._refresh_list()
+        if self.current is not None and message.conversation == self.current.name:
+            self._refresh_thread()
+            return
+        count = self.unread.get(message.conversation, 0) + 1
+        self.unread[message.conversation] = count
+        self._set_unread(message.conversation, count)
+        preview = printable(message.text or message.file_name or "")[:60]
+        self.notify(preview, title=printable(message.sender), markup=False)
+
+    @work(group="send", exit_on_error=False)
+    async def send_text(self, conversation: Conversation, text: str) -> None:
+        """Store and send a message; it shows at once as queued, then sent."""
+        try:
+            sent = await convs.send_text(self.client, conversation, text)
+        except PaykError as exc:
+            self.notify(str(exc), title="Not sent", severity="error", markup=False)
+            return
+        finally:
+            self._refresh_thread()
+        if not sent.paths:
+            self.notify("No relay reachable now; it goes out when one is.", severity="warning")
+
+
+def _title(conversation: Conversation | None) -> Text:
+    if conversation is None:
+        return Text("Welcome to payk", style="bold")
+    title = Text(printable(conversation.name), style="bold", no_wrap=True, overflow="ellipsis")
+    if conversation.kind == "contact" and conversation.verified:
+        title.append("  ✓ verified")
+    elif conversation.kind == "contact":
+        title.append("  · not verified (Ctrl+S compares safety codes)", style="dim")
+    return title

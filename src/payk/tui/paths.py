@@ -1,0 +1,133 @@
+"""Path status: which relays answer now, what waits in the outbox, and recent warnings.
+
+Strategy: ``relay_states`` asks the client's relay pool for a connection to every relay of the
+profile, all at once (one dead relay costs only its timeout and never delays the others); a
+relay is up when the pool holds an open connection to it. The dialog runs that probe in a
+``@work`` coroutine when it opens and again on request; the main screen runs it every few
+seconds for the one-line summary under the conversation list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+from payk.client.facade import Client
+from payk.tui.render import printable
+
+__all__ = ["PathsScreen", "RelayState", "relay_states", "render_states", "short_relay", "summary"]
+
+WARNINGS_SHOWN = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RelayState:
+    """One relay of the profile and whether it answers."""
+
+    relay: str
+    up: bool
+    error: str | None = None
+
+
+async def relay_states(client: Client) -> list[RelayState]:
+    """Probe every relay of the profile concurrently."""
+    return list(await asyncio.gather(*(_probe(client, relay) for relay in client.relays)))
+
+
+async def _probe(client: Client, relay: str) -> RelayState:
+    link = await client.pool.link(relay)
+    if link is not None and not getattr(link, "closed", False):
+        return RelayState(relay=relay, up=True)
+    error = client.pool.errors.get(relay)
+    return RelayState(relay=relay, up=False, error=str(error) if error else "not connected")
+
+
+def short_relay(address: str) -> str:
+    """``payk://AbCdEfGh…@host:port``: enough of the fingerprint to tell relays apart."""
+    head, sep, rest = address.partition("@")
+    if not sep or not head.startswith("payk://"):
+        return address
+    return f"{head[:15]}…@{rest}"
+
+
+def summary(states: list[RelayState], pending: int) -> str:
+    """The line under the conversation list: relays up, and what waits to go out."""
+    up = sum(state.up for state in states)
+    line = f"● {up}/{len(states)} relays up"
+    return line + (f" · {pending} waiting" if pending else "")
+
+
+def render_states(states: list[RelayState]) -> Text:
+    """One line per relay: a mark, its short address, and why it is down."""
+    out = Text()
+    for state in states:
+        out.append("✓ " if state.up else "✗ ", style="bold")
+        out.append(short_relay(state.relay))
+        out.append("  up" if state.up else f"  down: {printable(state.error or '')}", style="dim")
+        out.append("\n")
+    out.rstrip()
+    return out
+
+
+class PathsScreen(ModalScreen[None]):
+    """Which relays are up now, the outbox, and recent warnings."""
+
+    DEFAULT_CLASSES = "dialog"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("r", "check", "Check again"),
+    ]
+
+    def __init__(self, client: Client) -> None:
+        super().__init__()
+        self.client = client
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="box"):
+            yield Label("Paths", classes="heading")
+            yield Static("Checking every relay…", id="relay-states", classes="relay")
+            yield Label("", id="outbox", classes="hint")
+            yield Static("", id="warnings", classes="hint")
+            with Horizontal(classes="buttons"):
+                yield Button("Check again", id="check")
+                yield Button("Close", id="close", variant="primary")
+
+    def on_mount(self) -> None:
+        self.action_check()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "check":
+            self.action_check()
+        else:
+            self.action_close()
+
+    def action_check(self) -> None:
+        """Probe the relays again."""
+        self.query_one("#relay-states", Static).update("Checking every relay…")
+        self.check()
+
+    def action_close(self) -> None:
+        """Close the dialog."""
+        self.dismiss(None)
+
+    @work(exclusive=True, group="paths", exit_on_error=False)
+    async def check(self) -> None:
+        """Probe every relay and show the outcome."""
+        self.client.pool.forget_errors()
+        states = await relay_states(self.client)
+        self.query_one("#relay-states", Static).update(render_states(states))
+        pending = self.client.pending()
+        self.query_one("#outbox", Label).update(
+            f"Outbox: {pending} envelope cop{'y' if pending == 1 else 'ies'} waiting for a relay."
+        )
+        warnings = [printable(w) for w in self.client.warnings[-WARNINGS_SHOWN:]]
+        self.query_one("#warnings", Static).update(Text("\n".join(warnings)))
