@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from payk.client import contacts, files, invites, outbox
+from payk.client import contacts, disappearing, files, invites, outbox
 from payk.client.mailboxes import OwnMailbox, all_mailboxes, assign_to_contact, mailbox_by_id
 from payk.client.profile import Profile
 from payk.client.store.sqlcipher import Database
 from payk.errors import RemoteProtocolError
 from payk.protocol import content, envelope
-from payk.protocol.content import FileOffer, Hello, MailboxRef, Receipt, Text
+from payk.protocol.content import FileOffer, Hello, MailboxRef, Receipt, Text, Timer
 from payk.protocol.session import PairwiseSession, is_handshake
 
 __all__ = ["InboxResult", "receive"]
@@ -164,9 +164,12 @@ def _message(
             "WHERE contact_id = ? AND msg_id = ? AND outgoing = 1",
             [(contact_id, msg_id) for msg_id in item.ids],
         )
+    elif isinstance(item, Timer):
+        pass  # a new conversation default: see disappearing.received below
     else:
         contacts.add_targets(db, contact_id, [ref.address() for ref in item.mailboxes])
         contacts.take_peer_name(db, contact_id, item.name)
+    disappearing.received(db, contact_id, item, now=now)
 
 
 def _file_done(done: int | None, contact_id: int, db: Database, result: InboxResult) -> None:

@@ -3,7 +3,8 @@
 Strategy: one frozen ``Message`` type for everything shown (sync results, listen, history),
 built from the ``messages`` table joined with the contact's alias; ``as_json`` is the
 ``--json`` shape of CLI.md (``id``, ``conversation``, ``from``, ``text``, ``file``,
-``sent_at``) plus ``paths``, ``status`` and ``outgoing``.
+``sent_at``) plus ``paths``, ``status``, ``outgoing`` and ``expires_at`` (when a disappearing
+message is deleted, else null).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ __all__ = ["Message", "history", "messages_by_rowid"]
 
 _SELECT = (
     "SELECT m.rowid_, m.msg_id, c.alias, m.outgoing, m.text, m.file_name, m.file_size, "
-    "m.file_path, m.sent_at, m.status, m.paths FROM messages m "
-    "JOIN contacts c ON c.id = m.contact_id "
+    "m.file_path, m.sent_at, m.status, m.paths, e.expires_at FROM messages m "
+    "JOIN contacts c ON c.id = m.contact_id LEFT JOIN expiry e ON e.message = m.rowid_ "
 )
 
 
@@ -43,6 +44,7 @@ class Message:
     sent_at: int
     status: str
     paths: int
+    expires_at: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The CLI.md ``--json`` message object."""
@@ -56,6 +58,7 @@ class Message:
             "paths": self.paths,
             "status": self.status,
             "outgoing": self.outgoing,
+            "expires_at": self.expires_at,
         }
 
 
@@ -73,6 +76,7 @@ def _message(row: Row, me: str, paths: int | None = None) -> Message:
         sent_at=int(row["sent_at"]),
         status=str(row["status"]),
         paths=int(row["paths"]) if paths is None else paths,
+        expires_at=row["expires_at"],
     )
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "MailboxRef",
     "Receipt",
     "Text",
+    "Timer",
     "decode",
     "decode_chunk",
     "encode",
@@ -38,10 +39,12 @@ __all__ = [
 ID_LEN = 16
 MAX_NAME = 200
 MAX_RECEIPT_IDS = 1000
+MAX_EXPIRE = 365 * 86400  # the longest disappearing timer, in seconds
 
 _Id = Annotated[bytes, msgspec.Meta(min_length=ID_LEN, max_length=ID_LEN)]
 _Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME)]
 _Count = Annotated[int, msgspec.Meta(ge=0)]
+_Expire = Annotated[int, msgspec.Meta(ge=0, le=MAX_EXPIRE)]
 
 
 class MailboxRef(msgspec.Struct, frozen=True):
@@ -74,15 +77,16 @@ class Hello(msgspec.Struct, frozen=True, tag="hello"):
     mailboxes: Annotated[list[MailboxRef], msgspec.Meta(min_length=1, max_length=8)]
 
 
-class Text(msgspec.Struct, frozen=True, tag="text"):
-    """A text message."""
+class Text(msgspec.Struct, frozen=True, tag="text", omit_defaults=True):
+    """A text message (``expire``: seconds it lives on each device once stored; 0 = forever)."""
 
     id: _Id
     text: Annotated[str, msgspec.Meta(max_length=60_000)]
     sent_at: _Count
+    expire: _Expire = 0
 
 
-class FileOffer(msgspec.Struct, frozen=True, tag="file"):
+class FileOffer(msgspec.Struct, frozen=True, tag="file", omit_defaults=True):
     """Announces a file whose chunks follow in ``FILE_CHUNK`` envelopes."""
 
     id: _Id
@@ -93,12 +97,20 @@ class FileOffer(msgspec.Struct, frozen=True, tag="file"):
     chunks: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
     key: Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
     sent_at: _Count
+    expire: _Expire = 0
 
 
 class Receipt(msgspec.Struct, frozen=True, tag="receipt"):
     """The listed message ids were delivered (stored) on the receiver's device."""
 
     ids: Annotated[list[_Id], msgspec.Meta(max_length=MAX_RECEIPT_IDS)]
+
+
+class Timer(msgspec.Struct, frozen=True, tag="timer"):
+    """The conversation's default disappearing timer (seconds; 0 = off), set at ``set_at``."""
+
+    seconds: _Expire
+    set_at: _Count
 
 
 class FileChunk(msgspec.Struct, frozen=True):
@@ -109,7 +121,7 @@ class FileChunk(msgspec.Struct, frozen=True):
     sealed: bytes
 
 
-Content = Hello | Text | FileOffer | Receipt
+Content = Hello | Text | FileOffer | Receipt | Timer
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[Content] = msgspec.msgpack.Decoder(Content)

@@ -1,0 +1,222 @@
+"""Disappearing messages: per-message timers, the conversation default, and the purge.
+
+Strategy: a message's timer travels inside it (``Text.expire`` / ``FileOffer.expire``, seconds)
+so each side needs nothing else to honour it; the clock starts when a device stores the
+message (sending or receiving), so both copies vanish about ``expire`` seconds after delivery
+whatever the senders' clocks say. A row in ``expiry`` is written in the same transaction as
+the message. The conversation default lives in ``timers`` and is changed by either side with
+a ``Timer`` control message over the pairwise session; the latest ``set_at`` wins, so both
+sides converge on the same setting, which both can show. ``purge`` deletes due messages (the
+store runs with ``secure_delete``, and cascades remove file data and outbox copies) and the
+copies of received files payk itself saved; it runs when a ``Client`` opens, before history is
+read, and every ``PURGE_INTERVAL`` seconds while ``listen`` runs. The relay's copy is gone as
+soon as it was acknowledged, long before any timer ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from payk.client import contacts, outbox
+from payk.client.store.sqlcipher import Database
+from payk.errors import UsageError
+from payk.protocol import content
+from payk.protocol.content import Content, FileOffer, Text, Timer
+
+if TYPE_CHECKING:
+    from payk.client.facade import Client
+
+__all__ = [
+    "PURGE_INTERVAL",
+    "TimerSetting",
+    "conversation_timer",
+    "format_duration",
+    "parse_duration",
+    "purge",
+    "purge_forever",
+    "received",
+    "set_timer",
+    "start",
+    "timer_for",
+]
+
+PURGE_INTERVAL = 0.5
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"^(\d+)([smhdw]?)$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerSetting:
+    """A conversation's default timer: ``seconds`` (0 = off), who set it and when."""
+
+    contact: str
+    seconds: int
+    set_at: int | None
+    set_by_peer: bool
+
+    def as_json(self) -> dict[str, object]:
+        """The ``--json`` shape of ``payk disappear``."""
+        set_by = None if self.set_at is None else ("them" if self.set_by_peer else "me")
+        return {
+            "contact": self.contact,
+            "seconds": self.seconds,
+            "set_by": set_by,
+            "set_at": self.set_at,
+        }
+
+
+def parse_duration(text: str) -> int:
+    """Seconds from ``30s``, ``10m``, ``1h``, ``2d``, ``1w`` or a plain number; ``off`` is 0.
+
+    Raises:
+        UsageError: not a duration, or longer than a year.
+    """
+    cleaned = text.strip().lower()
+    if cleaned in {"off", "never", "0"}:
+        return 0
+    match = _DURATION.match(cleaned)
+    if match is None:
+        raise UsageError(f"{text!r} is not a duration (examples: 30s, 10m, 1h, 2d, 1w, off)")
+    seconds = int(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if not 0 < seconds <= content.MAX_EXPIRE:
+        raise UsageError("a disappearing timer is between 1 second and 365 days")
+    return seconds
+
+
+def format_duration(seconds: int) -> str:
+    """``1h``, ``90s``, ``off``: the largest unit that divides ``seconds``."""
+    if seconds <= 0:
+        return "off"
+    for unit in ("w", "d", "h", "m"):
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def conversation_timer(db: Database, contact_id: int, alias: str = "") -> TimerSetting:
+    """The default timer of the conversation with ``contact_id``."""
+    row = db.one(
+        "SELECT seconds, set_at, set_by_peer FROM timers WHERE contact_id = ?", (contact_id,)
+    )
+    if row is None:
+        return TimerSetting(contact=alias, seconds=0, set_at=None, set_by_peer=False)
+    return TimerSetting(
+        contact=alias,
+        seconds=int(row[0]),
+        set_at=int(row[1]),
+        set_by_peer=bool(row[2]),
+    )
+
+
+def timer_for(db: Database, alias: str, expire: int | None) -> int:
+    """The timer for a new message: ``expire`` if given, else the conversation default.
+
+    Raises:
+        UsageError: ``expire`` is out of range, or there is no such contact.
+    """
+    if expire is not None:
+        if not 0 <= expire <= content.MAX_EXPIRE:
+            raise UsageError("a disappearing timer is between 1 second and 365 days")
+        return expire
+    contact = contacts.contact_by_alias(db, alias)
+    return conversation_timer(db, contact.id).seconds
+
+
+def start(db: Database, message: int, seconds: int, now: int) -> None:
+    """Start the timer of a stored message (inside the transaction that stored it)."""
+    if seconds > 0:
+        db.execute(
+            "INSERT OR IGNORE INTO expiry (message, expires_at) VALUES (?, ?)",
+            (message, now + seconds),
+        )
+
+
+def received(db: Database, contact_id: int, item: Content, *, now: int) -> None:
+    """Honour the timer an incoming item carries, or a new conversation default."""
+    if isinstance(item, Timer):
+        _timer_received(db, contact_id, item)
+    elif isinstance(item, Text | FileOffer) and item.expire > 0:
+        row = db.one(
+            "SELECT rowid_ FROM messages WHERE contact_id = ? AND msg_id = ? AND outgoing = 0",
+            (contact_id, item.id),
+        )
+        if row is not None:
+            start(db, int(row[0]), item.expire, now)
+
+
+def _timer_received(db: Database, contact_id: int, timer: Timer) -> None:
+    current = conversation_timer(db, contact_id)
+    if current.set_at is not None and current.set_at > timer.set_at:
+        return  # ours is newer; the peer will adopt it when our Timer arrives
+    _store_timer(db, contact_id, timer, by_peer=True)
+
+
+def _store_timer(db: Database, contact_id: int, timer: Timer, *, by_peer: bool) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO timers (contact_id, seconds, set_at, set_by_peer) "
+        "VALUES (?, ?, ?, ?)",
+        (contact_id, timer.seconds, timer.set_at, int(by_peer)),
+    )
+
+
+async def set_timer(client: Client, alias: str, seconds: int) -> TimerSetting:
+    """Set the conversation default with ``alias`` on both sides (0 turns it off).
+
+    Never raises for relays being down: the change waits in the outbox.
+
+    Raises:
+        UsageError: no such contact, or the timer is out of range.
+    """
+    if not 0 <= seconds <= content.MAX_EXPIRE:
+        raise UsageError("a disappearing timer is between 1 second and 365 days")
+    db, key = client.profile.db, client.profile.pickle_key
+    now = client.clock()
+    timer = Timer(seconds=seconds, set_at=now)
+    with db.transaction():
+        contact = contacts.contact_by_alias(db, alias)
+        session = contacts.load_session(db, contact.id, key)
+        sealed = session.seal(content.encode(timer), now=now)
+        contacts.save_session(db, contact.id, session, key)
+        _store_timer(db, contact.id, timer, by_peer=False)
+        outbox.enqueue(
+            db,
+            contact_id=contact.id,
+            envelopes=[sealed],
+            targets=contacts.targets(db, contact.id),
+            message=None,
+        )
+    await client.flush(force=True)
+    return conversation_timer(db, contact.id, contact.alias)
+
+
+def purge(db: Database, now: int) -> int:
+    """Delete every message whose timer has run out; returns how many went.
+
+    Copies of received files that payk saved are deleted too; a file the person sent stays
+    where it was.
+    """
+    with db.transaction():
+        due = db.query(
+            "SELECT m.rowid_, m.outgoing, m.file_path FROM expiry e "
+            "JOIN messages m ON m.rowid_ = e.message WHERE e.expires_at <= ?",
+            (now,),
+        )
+        for row in due:
+            db.execute("DELETE FROM messages WHERE rowid_ = ?", (row[0],))
+    for row in due:
+        if not row[1] and row[2]:
+            with contextlib.suppress(OSError):
+                Path(str(row[2])).unlink(missing_ok=True)
+    return len(due)
+
+
+async def purge_forever(client: Client) -> None:
+    """Purge while a long-running client (``listen``, the TUI) is open."""
+    while True:
+        purge(client.profile.db, client.clock())
+        await asyncio.sleep(PURGE_INTERVAL)
