@@ -97,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="about a minute (default)")
     group.add_argument("--full", action="store_true", help="the long run")
-    parser.add_argument("--only", nargs="*", choices=AREAS, help="run only these areas")
+    parser.add_argument(
+        "--only", nargs="*", choices=AREAS, help="run only these areas (prints, writes nothing)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not write docs")
     args = parser.parse_args(argv)
     quick = not args.full
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: {area} ...", file=sys.stderr, flush=True)
             results[area] = _run_area(area, quick, Path(tmp))
             print(f"bench: {area} {_status(results[area])}", file=sys.stderr, flush=True)
-    if args.no_write:
+    if args.no_write or args.only:  # a partial run never replaces the page of a whole one
         print(render(results, mode=mode, machine=machine, date=date, plots=[]))
         return 0
     out_dir = ROOT / "bench" / "results"

@@ -34,10 +34,13 @@ def _get(data: Any, *path: str) -> Any:
     return data
 
 
-def _bars(ax: Axes, labels: list[str], values: list[float], title: str, unit: str) -> None:
+def _bars(
+    ax: Axes, labels: list[str], values: list[float], title: str, unit: str, *, log: bool = True
+) -> None:
     bars = ax.bar(labels, values, color=["#3b7dd8" if "payk" in lb else "#999" for lb in labels])
     ax.bar_label(bars, labels=[f"{v:,.0f}" if v >= 10 else f"{v:.2g}" for v in values])
-    ax.set_yscale("log")
+    if log:
+        ax.set_yscale("log")
     ax.set_title(title)
     ax.set_ylabel(unit)
 
@@ -49,7 +52,8 @@ def _peers(results: dict[str, Any]) -> Figure | None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     if "payk" in synapse:
         values = [synapse["payk"]["msgs_per_s"], synapse["synapse"]["msgs_per_s"]]
-        _bars(left, ["payk", "Synapse"], values, "End to end, one room / one contact", "msgs/s")
+        title = f"End to end, one sender, one receiver ({values[0] / values[1]:.1f}x)"
+        _bars(left, ["payk", "Synapse"], values, title, "msgs/s", log=False)
     names = [
         n
         for n in ("payk_sqlite", "forwarder", "mosquitto")

@@ -13,12 +13,12 @@ text goes out.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GOALS", "Goal", "headline", "render"]
+__all__ = ["GOALS", "Goal", "group_flatness", "headline", "render"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,16 +29,66 @@ class Goal:
 
     name: str
     measure: str
-    path: tuple[str, ...]
+    read: Callable[[dict[str, Any]], float | None]
     target: float
     cause: str
+
+
+def _at(*path: str) -> Callable[[dict[str, Any]], float | None]:
+    def read(results: dict[str, Any]) -> float | None:
+        value = _dig(results, path)
+        return float(value) if isinstance(value, int | float) else None
+
+    return read
+
+
+def _dig(data: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _send_curve(data: Any) -> list[dict[str, Any]] | None:
+    """The groups area's send-cost curve: the first list of points under a key naming sends."""
+    if not isinstance(data, dict):
+        return None
+    for key, value in data.items():
+        points = value.get("points") if isinstance(value, dict) else value
+        if "send" in key and isinstance(points, list) and len(points) >= 2:
+            if all(isinstance(p, dict) for p in points):
+                return points
+        found = _send_curve(value)
+        if found:
+            return found
+    return None
+
+
+_COST_HINTS = ("_ms", "_us", "seconds", "cost")
+
+
+def group_flatness(results: dict[str, Any]) -> float | None:
+    """Send cost at the smallest group over the cost at the largest (1.0: perfectly flat)."""
+    points = _send_curve(results.get("groups"))
+    if not points:
+        return None
+    numeric = [k for k, v in points[0].items() if isinstance(v, int | float)]
+    costs = [k for k in numeric[1:] if any(h in k for h in _COST_HINTS)]
+    if not numeric or not costs:
+        return None
+    ordered = sorted(points, key=lambda p: p[numeric[0]])
+    small, large = ordered[0].get(costs[0]), ordered[-1].get(costs[0])
+    if not isinstance(small, int | float) or not isinstance(large, int | float) or large <= 0:
+        return None
+    return float(small) / float(large)
 
 
 GOALS = (
     Goal(
         "End-to-end delivery vs Synapse",
         "payk messages/s over Synapse messages/s, one sender and one receiver, same count",
-        ("synapse", "ratios", "payk_over_synapse_msgs_per_s"),
+        _at("synapse", "ratios", "payk_over_synapse_msgs_per_s"),
         20.0,
         "Profiled with py-spy (both payk clients in one process): the payk side is bound by "
         "the clients, not the relay (relay CPU is about a tenth of Synapse's per message). "
@@ -58,7 +108,7 @@ GOALS = (
     Goal(
         "Relay vs bare forwarder",
         "payk relay messages/s over the bare WebSocket forwarder's, same load",
-        ("mosquitto_peer", "ratios", "payk_over_forwarder_msgs_per_s"),
+        _at("mosquitto_peer", "ratios", "payk_over_forwarder_msgs_per_s"),
         0.7,
         "Profiled with py-spy and per-thread CPU from /proc: per delivered message the relay "
         "spends roughly 200 us on the event loop (TLS on every frame, four WebSocket frames "
@@ -74,30 +124,31 @@ GOALS = (
     Goal(
         "Relay per-core capacity vs Mosquitto",
         "payk relay messages per CPU-second over Mosquitto's (QoS 1, no persistence)",
-        ("mosquitto_peer", "ratios", "payk_over_mosquitto_per_core"),
+        _at("mosquitto_peer", "ratios", "payk_over_mosquitto_per_core"),
         0.3,
         "Same cause as the forwarder gap, multiplied: Mosquitto is C, keeps nothing on disk "
         "and has no TLS here, while the payk relay makes every envelope durable before "
         "accepting it and encrypts every frame. Per message the relay costs about ten "
         "times the forwarder's CPU and the forwarder about 1.5 times Mosquitto's.",
     ),
+    Goal(
+        "Group send cost flat in group size",
+        "send cost at the smallest group over the cost at the largest (1 = flat), "
+        "from the groups area",
+        group_flatness,
+        0.5,
+        "The groups area reports the send cost growing with the group size; see its table "
+        "below for the curve.",
+    ),
 )
-
-
-def _dig(data: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(data, dict) or key not in data:
-            return None
-        data = data[key]
-    return data
 
 
 def headline(results: dict[str, Any]) -> list[tuple[Goal, float | None, str]]:
     """Each goal with its measured ratio and verdict: met, missed or not measured."""
     rows = []
     for goal in GOALS:
-        value = _dig(results, goal.path)
-        if not isinstance(value, int | float):
+        value = goal.read(results)
+        if value is None:
             rows.append((goal, None, "not measured"))
         else:
             rows.append((goal, float(value), "met" if value >= goal.target else "missed"))
@@ -155,8 +206,13 @@ def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix, value
 
 
+def _flat(value: Any) -> bool:
+    """A dict of plain figures (one table row)."""
+    return isinstance(value, dict) and all(not isinstance(v, dict | list) for v in value.values())
+
+
 def _section(title: str, data: Any) -> list[str]:
-    """One area: its scalars, then a table per group of same-shaped figures."""
+    """One area: its scalars, one table of its same-level figure groups, then the rest."""
     if not isinstance(data, dict):
         return [f"**{title}**: {fmt(data)}", ""]
     lines: list[str] = []
@@ -165,8 +221,11 @@ def _section(title: str, data: Any) -> list[str]:
         lines += ["| figure | value |", "|---|---|"]
         lines += [f"| {k} | {_cell(scalars, k)} |" for k in _columns([scalars])]
         lines.append("")
+    rows = {k: v for k, v in data.items() if _flat(v) and not k.startswith("ratio")}
+    if len(rows) >= 2:
+        lines += [*_matrix(list(rows), list(rows.values()), title), ""]
     for key, value in data.items():
-        if isinstance(value, dict | list):
+        if isinstance(value, dict | list) and (key not in rows or len(rows) < 2):
             lines += _group(f"{title} / {key}", key, value)
     return lines
 
