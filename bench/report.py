@@ -145,7 +145,7 @@ GOALS = (
 
 def headline(results: dict[str, Any]) -> list[tuple[Goal, float | None, str]]:
     """Each goal with its measured ratio and verdict: met, missed or not measured."""
-    rows = []
+    rows: list[tuple[Goal, float | None, str]] = []
     for goal in GOALS:
         value = goal.read(results)
         if value is None:
@@ -279,6 +279,76 @@ def _goal_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _ratio(top: tuple[str, ...], bottom: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
+    def read(results: dict[str, Any]) -> float | None:
+        a, b = _dig(results, top), _dig(results, bottom)
+        if isinstance(a, int | float) and isinstance(b, int | float) and b:
+            return float(a) / float(b)
+        return None
+
+    return read
+
+
+def _last_over_first(area: str, curve: str, key: str) -> Callable[[dict[str, Any]], Any]:
+    def read(results: dict[str, Any]) -> float | None:
+        points = _dig(results, (area, curve, "points"))
+        if isinstance(points, list) and len(points) >= 2 and points[0].get(key):
+            return float(points[-1][key]) / float(points[0][key])
+        return None
+
+    return read
+
+
+def _sync_time_growth(results: dict[str, Any]) -> float | None:
+    """Seconds per message at the largest backlog over the smallest (1: linear in N)."""
+    rates = _last_over_first("scale", "sync_vs_backlog", "sync_msgs_per_s")(results)
+    return 1 / rates if rates else None
+
+
+_MEGOLM = ("megolm", "megolm_seal_open_us")
+_PAIRWISE = ("crypto", "message_256B_seal_open")
+CONTEXT = (
+    (
+        "Synapse server CPU per message over the payk relay's (end to end run)",
+        _at("synapse", "ratios", "synapse_over_payk_server_cpu_per_msg"),
+    ),
+    (
+        "payk relay messages/s per core over the bare forwarder's",
+        _at("mosquitto_peer", "ratios", "payk_over_forwarder_per_core"),
+    ),
+    (
+        "payk pairwise seal + open over bare Olm",
+        _at("crypto", "ratios", "payk_over_olm_per_message"),
+    ),
+    (
+        "payk pairwise seal + open over bare Megolm encrypt + decrypt",
+        _ratio((*_PAIRWISE, "payk", "median_us"), _MEGOLM),
+    ),
+    (
+        "payk pairwise seal + open over bare ChaCha20-Poly1305",
+        _at("crypto", "ratios", "payk_over_aead_per_message"),
+    ),
+    (
+        "relay resident memory, most mailboxes over fewest",
+        _last_over_first("scale", "relay_vs_mailboxes", "rss_loaded_mib"),
+    ),
+    (
+        "relay messages/s, most mailboxes over fewest",
+        _last_over_first("scale", "relay_vs_mailboxes", "msgs_per_s"),
+    ),
+    ("sync time per message, largest backlog over smallest", _sync_time_growth),
+)
+
+
+def _context_lines(results: dict[str, Any]) -> list[str]:
+    lines = ["Other ratios from the same run (no goal attached):", "", "| ratio | measured |"]
+    lines.append("|---|---|")
+    for label, read in CONTEXT:
+        value = read(results)
+        lines.append(f"| {label} | {'-' if value is None else f'{value:.3g}x'} |")
+    return [*lines, ""]
+
+
 def render(
     results: dict[str, Any],
     *,
@@ -300,6 +370,7 @@ def render(
     if preamble.exists():
         lines += [preamble.read_text().rstrip(), ""]
     lines += _goal_lines(results)
+    lines += _context_lines(results)
     if plots:
         lines += ["## Plots", ""]
         lines += [f"![{p.stem}](plots/{p.name})" for p in plots]
