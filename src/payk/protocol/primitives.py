@@ -37,6 +37,8 @@ __all__ = [
     "PICKLE_KEY_LEN",
     "SIGNATURE_LEN",
     "SIGNING_KEY_LEN",
+    "MegolmInbound",
+    "MegolmOutbound",
     "OlmAccount",
     "OlmSession",
     "aead_open",
@@ -57,6 +59,9 @@ __all__ = [
     "signing_public_key",
     "spki_fingerprint",
     "verify",
+    "x25519_generate",
+    "x25519_public",
+    "x25519_shared",
 ]
 
 SIGNING_KEY_LEN = 32
@@ -462,3 +467,139 @@ class OlmSession:
 
 # An in-memory snapshot never leaves the process, so a fixed pickle key is enough for it.
 _SNAPSHOT_KEY = bytes(PICKLE_KEY_LEN)
+
+
+# --- X25519 (group epoch-key wraps, next to ML-KEM) --------------------------------------------
+
+
+def x25519_generate() -> tuple[bytes, bytes]:
+    """A fresh X25519 key pair: (32-byte private key, 32-byte public key)."""
+    key = x25519.X25519PrivateKey.generate()
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    return key.private_bytes_raw(), key.public_key().public_bytes(*raw)
+
+
+def x25519_public(private_key: bytes) -> bytes:
+    """The X25519 public key of a 32-byte private key."""
+    if len(private_key) != CURVE25519_KEY_LEN:
+        raise LocalProtocolError("an X25519 private key is 32 bytes")
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    return x25519.X25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes(*raw)
+
+
+def x25519_shared(private_key: bytes, public_key: bytes) -> bytes:
+    """The X25519 shared secret of our ``private_key`` and a peer's ``public_key``.
+
+    Raises:
+        RemoteProtocolError: the public key is malformed, zero or of small order.
+    """
+    if len(private_key) != CURVE25519_KEY_LEN:
+        raise LocalProtocolError("an X25519 private key is 32 bytes")
+    check_curve25519_public(public_key)
+    private = x25519.X25519PrivateKey.from_private_bytes(private_key)
+    return private.exchange(x25519.X25519PublicKey.from_public_bytes(public_key))
+
+
+# --- vodozemac Megolm (one outbound session per group sender per epoch) ----------------------
+
+
+class MegolmOutbound:
+    """A vodozemac Megolm outbound session: encrypts and signs one sender's group messages."""
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: vodozemac.GroupSession | None = None) -> None:
+        self._session = session if session is not None else vodozemac.GroupSession()
+
+    @property
+    def session_id(self) -> str:
+        """The session's public signing key (base64), naming it to receivers."""
+        return str(self._session.session_id)
+
+    @property
+    def session_key(self) -> bytes:
+        """The exportable session key (ratchet at the current index and signing key)."""
+        return str(self._session.session_key.to_base64()).encode("ascii")
+
+    @property
+    def message_index(self) -> int:
+        """The index the next message will carry."""
+        return int(self._session.message_index)
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        """Encrypt, sign and advance the ratchet: the Megolm message bytes."""
+        return bytes(self._session.encrypt(plaintext).to_bytes())
+
+    def pickle(self, key: bytes) -> bytes:
+        """The session encrypted with the 32-byte ``key`` (vodozemac pickle)."""
+        _check_pickle_key(key)
+        return str(self._session.pickle(key)).encode("ascii")
+
+    @classmethod
+    def from_pickle(cls, data: bytes, key: bytes) -> MegolmOutbound:
+        """Restore a session from :meth:`pickle`.
+
+        Raises:
+            DecryptionError: wrong key or damaged pickle.
+        """
+        _check_pickle_key(key)
+        try:
+            return cls(vodozemac.GroupSession.from_pickle(data.decode("ascii"), key))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DecryptionError("the stored group session could not be opened") from exc
+
+
+class MegolmInbound:
+    """A vodozemac Megolm inbound session: checks and decrypts one sender's group messages."""
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: vodozemac.InboundGroupSession) -> None:
+        self._session = session
+
+    @classmethod
+    def from_session_key(cls, session_key: bytes) -> MegolmInbound:
+        """The inbound half of an exported session key.
+
+        Raises:
+            DecryptionError: the key is malformed or its signature does not verify.
+        """
+        try:
+            return cls(vodozemac.InboundGroupSession(vodozemac.SessionKey(session_key.decode())))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DecryptionError() from exc
+
+    @property
+    def session_id(self) -> str:
+        """The sender session's public signing key (base64)."""
+        return str(self._session.session_id)
+
+    def decrypt(self, message: bytes) -> tuple[bytes, int]:
+        """Check the signature and decrypt: (plaintext, message index).
+
+        Raises:
+            DecryptionError: a damaged or forged message, or one from another session.
+        """
+        try:
+            decrypted = self._session.decrypt(vodozemac.MegolmMessage.from_bytes(message))
+        except ValueError as exc:
+            raise DecryptionError() from exc
+        return bytes(decrypted.plaintext), int(decrypted.message_index)
+
+    def pickle(self, key: bytes) -> bytes:
+        """The session encrypted with the 32-byte ``key`` (vodozemac pickle)."""
+        _check_pickle_key(key)
+        return str(self._session.pickle(key)).encode("ascii")
+
+    @classmethod
+    def from_pickle(cls, data: bytes, key: bytes) -> MegolmInbound:
+        """Restore a session from :meth:`pickle`.
+
+        Raises:
+            DecryptionError: wrong key or damaged pickle.
+        """
+        _check_pickle_key(key)
+        try:
+            return cls(vodozemac.InboundGroupSession.from_pickle(data.decode("ascii"), key))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DecryptionError("the stored group session could not be opened") from exc

@@ -1,0 +1,618 @@
+"""One member's view of a group: feed entries in, events out; envelopes to append out.
+
+Strategy: ``GroupMember`` is the whole group state machine of one profile, with no I/O.
+The client feeds it every entry of the group's feed in feed order (``receive``) and appends
+what ``send_text`` and the admin operations return; a profile never applies its own op
+locally, it applies it when it reads it back from the feed, so every member (the author
+included) reaches the same state from the same log, and a lost race for a log position is
+simply a rejected op. Anything that must not be applied becomes a ``Rejected`` event with the
+reason, never an exception and never a silent drop.
+
+States: ``joining`` (only WRAP entries can be read: waiting for the welcome and the epoch key;
+once both came, ``receive`` answers ``Rescan`` and the client replays the feed from 0),
+``member``, ``removed``, ``left``. Invariants: an epoch key is used only after the op that
+starts its epoch was applied and its commitment matched; a message is accepted only in the
+current epoch, from a current member, through the session that member signed for that epoch,
+with a Megolm index above every index seen from that session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import msgspec
+
+from payk.errors import DecryptionError, LocalProtocolError, RemoteProtocolError, UsageError
+from payk.protocol import group as g
+from payk.protocol import group_log as log
+from payk.protocol import primitives as p
+from payk.protocol.group_log import GroupState, Member, Op, OpKind
+from payk.protocol.identity import Identity
+
+__all__ = [
+    "GroupEvent",
+    "GroupMember",
+    "JoinRequested",
+    "MembershipChanged",
+    "Received",
+    "Rejected",
+    "Rescan",
+    "Status",
+]
+
+Status = Literal["joining", "member", "removed", "left"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Received:
+    """A Megolm message from a member, decrypted and authenticated."""
+
+    sender: bytes
+    name: str
+    plaintext: bytes
+    epoch: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MembershipChanged:
+    """An op was applied (its author's name resolved at that point)."""
+
+    op: Op
+    author: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinRequested:
+    """Someone with an invite link asks to join (admins see these)."""
+
+    member: Member
+    invite: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejected:
+    """An entry that was refused, and why."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rescan:
+    """The welcome and the epoch key arrived: read the feed again from its start."""
+
+
+GroupEvent = Received | MembershipChanged | JoinRequested | Rejected | Rescan
+
+
+class _Inbound(msgspec.Struct, kw_only=True):
+    session_id: str
+    pickle: bytes
+    last_index: int = -1
+
+
+class _View(msgspec.Struct, kw_only=True):
+    group: bytes
+    genesis: bytes
+    x25519: bytes
+    status: Status = "joining"
+    ready: bool = False
+    state: GroupState | None = None
+    epoch_keys: dict[int, bytes] = msgspec.field(default_factory=dict)
+    verified: list[int] = msgspec.field(default_factory=list)
+    log_keys: dict[int, bytes] = msgspec.field(default_factory=dict)
+    key_authors: dict[int, bytes] = msgspec.field(default_factory=dict)
+    inbound: dict[str, _Inbound] = msgspec.field(default_factory=dict)
+    outbound_epoch: int = -1
+    outbound: bytes = b""
+    requests: dict[bytes, log.Member] = msgspec.field(default_factory=dict)
+    request_invites: dict[bytes, bytes] = msgspec.field(default_factory=dict)
+    seen: list[bytes] = msgspec.field(default_factory=list)
+
+
+_encoder = msgspec.msgpack.Encoder()
+_view_decoder = msgspec.msgpack.Decoder(_View)
+
+
+def _inbound_id(sender: bytes, epoch: int) -> str:
+    return f"{sender.hex()}:{epoch}"
+
+
+class GroupMember:
+    """A profile's group state. ``pickle_key`` seals the Megolm sessions it holds."""
+
+    def __init__(self, view: _View, pickle_key: bytes) -> None:
+        self._v = view
+        self._key = pickle_key
+        self._seen = set(view.seen)
+
+    # --- creating, storing -------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        identity: Identity,
+        *,
+        name: str,
+        member_name: str,
+        now: int,
+        pickle_key: bytes,
+        group: bytes | None = None,
+    ) -> tuple[GroupMember, list[bytes]]:
+        """A new group owned by ``identity``: the member object and the entries to append."""
+        group = group or p.random_bytes(log.GROUP_ID_LEN)
+        x_private, x_public = p.x25519_generate()
+        owner = Member(
+            identity=identity.public.to_bytes(), x25519=x_public, name=member_name, role="owner"
+        )
+        epoch_key = p.random_bytes(32)
+        op = Op(
+            group=group,
+            seq=0,
+            prev=bytes(32),
+            kind="create",
+            author=owner.key,
+            at=now,
+            epoch=1,
+            commit=g.commit(epoch_key, group, 1),
+            member=owner,
+            name=name,
+        )
+        signed = log.sign_op(identity, op)
+        view = _View(
+            group=group,
+            genesis=log.op_hash(signed),
+            x25519=x_private,
+            epoch_keys={1: epoch_key},
+            key_authors={1: owner.key},
+            ready=True,
+        )
+        entry = g.seal_op(
+            signed, epoch=1, log=g.log_key(epoch_key, group), group=group, envelope_id=_eid()
+        )
+        return cls(view, pickle_key), [entry]
+
+    @classmethod
+    def joining(cls, *, group: bytes, genesis: bytes, pickle_key: bytes) -> GroupMember:
+        """A profile that asked to join and waits for its welcome."""
+        x_private, _ = p.x25519_generate()
+        return cls(_View(group=group, genesis=genesis, x25519=x_private), pickle_key)
+
+    def to_bytes(self) -> bytes:
+        """Everything to store (Megolm sessions inside are pickled with the pickle key)."""
+        self._v.seen = sorted(self._seen)
+        return _encoder.encode(self._v)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, pickle_key: bytes) -> GroupMember:
+        """Restore what :meth:`to_bytes` stored.
+
+        Raises:
+            RemoteProtocolError: damaged data.
+        """
+        try:
+            return cls(_view_decoder.decode(data), pickle_key)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise RemoteProtocolError("a damaged group record") from exc
+
+    # --- what the client asks ----------------------------------------------------------------
+
+    @property
+    def group(self) -> bytes:
+        """The group id."""
+        return self._v.group
+
+    @property
+    def genesis(self) -> bytes:
+        """The hash of the create op (links carry it, so joiners know the log's root)."""
+        return self._v.genesis
+
+    @property
+    def status(self) -> Status:
+        """``joining``, ``member``, ``removed`` or ``left``."""
+        return self._v.status
+
+    @property
+    def state(self) -> GroupState | None:
+        """The verified roster and log head, once the first op was applied."""
+        return self._v.state
+
+    @property
+    def requests(self) -> dict[bytes, Member]:
+        """Join requests not yet approved, by member key."""
+        return dict(self._v.requests)
+
+    def x25519_public(self) -> bytes:
+        """Our per-group X25519 key, which admins wrap epoch keys to."""
+        return p.x25519_public(self._v.x25519)
+
+    # --- receiving ---------------------------------------------------------------------------
+
+    def receive(self, identity: Identity, data: bytes) -> list[GroupEvent]:
+        """Process one feed entry, in feed order; never raises for bad input."""
+        try:
+            entry = g.read_entry(data)
+        except RemoteProtocolError as exc:
+            return [Rejected(reason=f"a malformed feed entry ({exc})")]
+        eid = entry.envelope.envelope_id
+        if eid in self._seen:
+            return [Rejected(reason="a replayed feed entry")]
+        self._seen.add(eid)
+        try:
+            return self._dispatch(identity, entry)
+        except DecryptionError:
+            return self._unreadable(entry)
+        except RemoteProtocolError as exc:
+            return [Rejected(reason=str(exc))]
+
+    def _unreadable(self, entry: g.Entry) -> list[GroupEvent]:
+        if self._v.status != "member" or entry.type is g.EntryType.JOIN:
+            return []  # not ours to read: before we joined, or a request for another admin
+        return [Rejected(reason=f"a {entry.type.name.lower()} entry that does not authenticate")]
+
+    def _dispatch(self, identity: Identity, entry: g.Entry) -> list[GroupEvent]:
+        if entry.type is g.EntryType.WRAP:
+            return self._wrap(identity, entry)
+        if not self._v.ready or (self._v.status != "member" and entry.type is not g.EntryType.OP):
+            return []
+        handler = {
+            g.EntryType.OP: self._op,
+            g.EntryType.JOIN: self._join,
+            g.EntryType.SHARE: self._share,
+            g.EntryType.MESSAGE: self._message,
+        }[entry.type]
+        return handler(identity, entry)
+
+    def _log_key(self, epoch: int) -> bytes | None:
+        if epoch in self._v.log_keys:
+            return self._v.log_keys[epoch]
+        key = self._epoch_key(epoch, verified=False)
+        return g.log_key(key, self._v.group) if key is not None else None
+
+    def _epoch_key(self, epoch: int, *, verified: bool = True) -> bytes | None:
+        if verified and epoch not in self._v.verified:
+            return None
+        return self._v.epoch_keys.get(epoch)
+
+    def _op(self, identity: Identity, entry: g.Entry) -> list[GroupEvent]:
+        state = self._v.state
+        expected = 1 if state is None else state.epoch
+        if entry.epoch != expected:
+            return [Rejected(reason=f"an operation sealed in epoch {entry.epoch}, not {expected}")]
+        key = self._log_key(entry.epoch)
+        if key is None:
+            raise DecryptionError()
+        signed = g.open_op(entry, log=key, group=self._v.group)
+        if state is None:
+            if not p.constant_time_equal(log.op_hash(signed), self._v.genesis):
+                return [Rejected(reason="a first operation that is not this group's creation")]
+            state = GroupState(group=self._v.group)
+        author = state.members.get(log.decode_op(signed)[1].author)
+        new, op = log.apply(state, signed)
+        self._v.state = new
+        self._after_op(identity, op, new)
+        name = (author or op.member or Member(identity=b"", x25519=b"", name="?")).name
+        return [MembershipChanged(op=op, author=name)]
+
+    def _after_op(self, identity: Identity, op: Op, state: GroupState) -> None:
+        me = identity.public.ed25519
+        if op.epoch in state.commits and op.epoch not in self._v.verified:
+            self._check_epoch_key(op.epoch)
+        if op.member is not None:
+            self._v.requests.pop(op.member.key, None)
+        if me in state.members:
+            self._v.status = "member"
+        elif self._v.status == "member":
+            self._v.status = "left" if op.kind == "leave" else "removed"
+            self._forget_keys()
+
+    def _check_epoch_key(self, epoch: int) -> None:
+        state = self._v.state
+        key = self._v.epoch_keys.get(epoch)
+        if state is None or key is None:
+            return
+        author = self._v.key_authors.get(epoch, state.epoch_authors.get(epoch))
+        ok = author == state.epoch_authors.get(epoch) and p.constant_time_equal(
+            g.commit(key, self._v.group, epoch), state.commits[epoch]
+        )
+        if ok:
+            self._v.verified.append(epoch)
+        else:
+            del self._v.epoch_keys[epoch]
+
+    def _forget_keys(self) -> None:
+        self._v.epoch_keys.clear()
+        self._v.verified.clear()
+        self._v.outbound, self._v.outbound_epoch = b"", -1
+
+    def _wrap(self, identity: Identity, entry: g.Entry) -> list[GroupEvent]:
+        payload = g.open_wrap(entry, identity, self._v.x25519, group=self._v.group)
+        if payload is None:
+            return []
+        state = self._v.state
+        if state is not None and self._v.status == "member":
+            author = state.members.get(payload.author)
+            if author is None:
+                return [Rejected(reason="a key from someone not in the group")]
+            author.public().verify(payload.signed_part(), payload.sig)
+        if payload.purpose == "welcome":
+            self._v.log_keys.update(payload.log_keys)
+            return self._maybe_rescan()
+        return self._epoch_wrap(payload)
+
+    def _epoch_wrap(self, payload: g.WrapPayload) -> list[GroupEvent]:
+        state, epoch = self._v.state, payload.epoch
+        if state is not None and epoch in state.commits:
+            if payload.author != state.epoch_authors.get(epoch):
+                return [
+                    Rejected(reason=f"a key for epoch {epoch} from someone who did not start it")
+                ]
+            if epoch in self._v.verified:
+                return []
+            self._v.epoch_keys[epoch], self._v.key_authors[epoch] = payload.key, payload.author
+            self._check_epoch_key(epoch)
+            if epoch not in self._v.verified:
+                return [Rejected(reason=f"a key for epoch {epoch} that does not match its op")]
+            return []
+        self._v.epoch_keys.setdefault(epoch, payload.key)
+        self._v.key_authors.setdefault(epoch, payload.author)
+        return self._maybe_rescan()
+
+    def _maybe_rescan(self) -> list[GroupEvent]:
+        if not self._v.ready and self._v.log_keys and self._v.epoch_keys:
+            self._v.ready = True
+            self._seen.clear()
+            return [Rescan()]
+        return []
+
+    def _join(self, identity: Identity, entry: g.Entry) -> list[GroupEvent]:
+        state = self._v.state
+        if state is None or state.role_of(identity.public.ed25519) not in log.ADMIN_ROLES:
+            return []
+        request = g.open_join(entry, state.invites, group=self._v.group)
+        member = request.member
+        if member.key in state.members:
+            return []
+        self._v.requests[member.key] = member
+        self._v.request_invites[member.key] = request.invite
+        return [JoinRequested(member=member, invite=request.invite)]
+
+    def _current(self, entry: g.Entry, what: str) -> tuple[GroupState, bytes] | Rejected:
+        state = self._v.state
+        key = self._epoch_key(entry.epoch)
+        if state is None or key is None:
+            raise DecryptionError()
+        if entry.epoch != state.epoch:
+            return Rejected(
+                reason=f"a {what} of epoch {entry.epoch}, which is closed "
+                f"(the group is at epoch {state.epoch})"
+            )
+        return state, key
+
+    def _share(self, identity: Identity, entry: g.Entry) -> list[GroupEvent]:
+        current = self._current(entry, "session key")
+        if isinstance(current, Rejected):
+            return [current]
+        state, key = current
+        share = g.open_share(entry, share=g.share_key(key, self._v.group), group=self._v.group)
+        sender = state.members.get(share.sender)
+        if sender is None:
+            return [Rejected(reason="a session key from someone not in the group")]
+        sender.public().verify(share.signed_part(), share.sig)
+        slot = _inbound_id(share.sender, entry.epoch)
+        if slot in self._v.inbound:
+            return [Rejected(reason=f"a second session key from {sender.name} in one epoch")]
+        inbound = p.MegolmInbound.from_session_key(share.session_key)
+        self._v.inbound[slot] = _Inbound(
+            session_id=inbound.session_id, pickle=inbound.pickle(self._key)
+        )
+        return []
+
+    def _message(self, identity: Identity, entry: g.Entry) -> list[GroupEvent]:
+        current = self._current(entry, "message")
+        if isinstance(current, Rejected):
+            return [current]
+        state, key = current
+        base = g.message_key(key, self._v.group)
+        sender_key, session_id, megolm = g.open_message(entry, message=base, group=self._v.group)
+        sender = state.members.get(sender_key)
+        if sender is None:
+            return [Rejected(reason="a message from someone not in the group")]
+        slot = self._v.inbound.get(_inbound_id(sender_key, entry.epoch))
+        if slot is None or slot.session_id != session_id:
+            return [
+                Rejected(
+                    reason=f"a message in {sender.name}'s name through a session they never shared"
+                )
+            ]
+        inbound = p.MegolmInbound.from_pickle(slot.pickle, self._key)
+        try:
+            plaintext, index = inbound.decrypt(megolm)
+        except DecryptionError:
+            return [Rejected(reason=f"a message in {sender.name}'s name that they did not sign")]
+        if index <= slot.last_index:
+            return [Rejected(reason=f"a replayed or reordered message from {sender.name}")]
+        slot.last_index = index
+        return [
+            Received(
+                sender=sender_key,
+                name=sender.name,
+                plaintext=plaintext,
+                epoch=entry.epoch,
+                index=index,
+            )
+        ]
+
+    # --- sending -----------------------------------------------------------------------------
+
+    def send(self, identity: Identity, plaintext: bytes) -> list[bytes]:
+        """The entries that carry ``plaintext`` (a session share first, once per epoch).
+
+        Raises:
+            LocalProtocolError: we are not a member, or the epoch key has not arrived yet.
+        """
+        state = self._v.state
+        key = self._epoch_key(state.epoch) if state is not None else None
+        if state is None or key is None or self._v.status != "member":
+            raise LocalProtocolError("not a member of this group (yet), or its key is pending")
+        entries = []
+        if self._v.outbound_epoch != state.epoch:
+            session = p.MegolmOutbound()
+            entries.append(
+                g.seal_share(
+                    identity,
+                    session.session_key,
+                    epoch=state.epoch,
+                    share=g.share_key(key, self._v.group),
+                    group=self._v.group,
+                    envelope_id=_eid(),
+                )
+            )
+        else:
+            session = p.MegolmOutbound.from_pickle(self._v.outbound, self._key)
+        megolm = session.encrypt(plaintext)
+        self._v.outbound, self._v.outbound_epoch = session.pickle(self._key), state.epoch
+        entries.append(
+            g.seal_message(
+                identity.public.ed25519,
+                session.session_id,
+                megolm,
+                epoch=state.epoch,
+                message=g.message_key(key, self._v.group),
+                group=self._v.group,
+                envelope_id=_eid(),
+            )
+        )
+        return entries
+
+    def join_request(self, identity: Identity, *, name: str, invite: bytes, secret: bytes) -> bytes:
+        """The JOIN entry asking the admins to let us in."""
+        member = Member(identity=identity.public.to_bytes(), x25519=self.x25519_public(), name=name)
+        return g.seal_join(
+            identity, member, group=self._v.group, invite=invite, secret=secret, envelope_id=_eid()
+        )
+
+    def operate(
+        self,
+        identity: Identity,
+        kind: OpKind,
+        *,
+        now: int,
+        member: Member | None = None,
+        target: bytes = b"",
+        invite: bytes = b"",
+        secret: bytes = b"",
+        role: log.Role = "member",
+    ) -> list[bytes]:
+        """Entries for one op by us (and, if it starts an epoch, the key wraps after it).
+
+        Raises:
+            LocalProtocolError: we are not a member.
+            RemoteProtocolError: the op would be refused (the message says why).
+        """
+        state = self._v.state
+        log_key = self._log_key(state.epoch) if state is not None else None
+        if state is None or log_key is None or self._v.status != "member":
+            raise LocalProtocolError("not a member of this group")
+        starts = kind in ("approve", "remove", "rekey")
+        epoch = state.epoch + 1 if starts else state.epoch
+        epoch_key = p.random_bytes(32)
+        op = Op(
+            group=self._v.group,
+            seq=state.seq + 1,
+            prev=state.head,
+            kind=kind,
+            author=identity.public.ed25519,
+            at=now,
+            epoch=epoch,
+            commit=g.commit(epoch_key, self._v.group, epoch) if starts else b"",
+            member=member,
+            target=target,
+            invite=invite,
+            secret=secret,
+            role=role,
+        )
+        signed = log.sign_op(identity, op)
+        after, _ = log.apply(state, signed)
+        entries = [
+            g.seal_op(
+                signed, epoch=state.epoch, log=log_key, group=self._v.group, envelope_id=_eid()
+            )
+        ]
+        if starts:
+            self._v.epoch_keys[epoch], self._v.key_authors[epoch] = epoch_key, op.author
+            entries += self._wraps(identity, after, epoch, epoch_key, member)
+        return entries
+
+    def invite(self, identity: Identity, *, now: int) -> tuple[bytes, bytes, list[bytes]]:
+        """A new invite: (invite id, secret, entries to append)."""
+        invite, secret = p.random_bytes(16), p.random_bytes(32)
+        return (
+            invite,
+            secret,
+            self.operate(identity, "invite", now=now, invite=invite, secret=secret),
+        )
+
+    def approve(self, identity: Identity, name: str, *, now: int) -> list[bytes]:
+        """Approve the pending request of ``name``.
+
+        Raises:
+            UsageError: nobody of that name asked to join.
+        """
+        member = next((m for m in self._v.requests.values() if m.name == name), None)
+        if member is None:
+            raise UsageError(f"nobody called {name!r} asked to join")
+        invite = self._v.request_invites.get(member.key, b"")
+        return self.operate(identity, "approve", now=now, member=member, invite=invite)
+
+    def remove(self, identity: Identity, name: str, *, now: int) -> list[bytes]:
+        """Remove the member called ``name`` and re-key.
+
+        Raises:
+            UsageError: no member of that name.
+        """
+        member = self._v.state.by_name(name) if self._v.state is not None else None
+        if member is None:
+            raise UsageError(f"there is no member called {name!r}")
+        return self.operate(identity, "remove", now=now, target=member.key)
+
+    def _wraps(
+        self,
+        identity: Identity,
+        after: GroupState,
+        epoch: int,
+        epoch_key: bytes,
+        new_member: Member | None,
+    ) -> list[bytes]:
+        author = identity.public.ed25519
+        payload = g.WrapPayload(
+            purpose="epoch", group=self._v.group, epoch=epoch, author=author, key=epoch_key
+        )
+        recipients = list(after.members.values())
+        count = -(-len(recipients) // g.MAX_WRAPS)
+        entries = g.seal_wraps(
+            identity, payload, recipients, envelope_ids=[_eid() for _ in range(count)]
+        )
+        if new_member is not None:
+            welcome = g.WrapPayload(
+                purpose="welcome",
+                group=self._v.group,
+                epoch=epoch,
+                author=author,
+                log_keys=self._all_log_keys(epoch),
+            )
+            entries += g.seal_wraps(identity, welcome, [new_member], envelope_ids=[_eid()])
+        return entries
+
+    def _all_log_keys(self, below: int) -> dict[int, bytes]:
+        keys = {}
+        for epoch in range(1, below):
+            key = self._log_key(epoch)
+            if key is not None:
+                keys[epoch] = key
+        return keys
+
+
+def _eid() -> bytes:
+    return p.random_bytes(16)
