@@ -9,6 +9,7 @@ test checks that the message arrives exactly once (a second sync shows nothing n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,3 +108,38 @@ def test_only_a_forwarding_relay_reachable(relays: RelayFactory, people: tuple[P
     # the message queued while cut off went out through the forwarder too
     assert sorted(texts(received)) == ["no way out", "through the domestic relay"]
     assert bob.sync() == []
+
+
+def test_no_network_a_bundle_carried_by_a_third_person(
+    relays: RelayFactory, people: tuple[Payk, Payk], tmp_path: Path
+) -> None:
+    relay = relays.start()
+    alice, bob = people
+    carol = Payk(tmp_path / "carol", "carol passphrase", tmp_path / "carol-downloads")
+    for person, name in ((alice, "Alice"), (bob, "Bob"), (carol, "Carol")):
+        person.init(name, [relay.address])
+    connect(alice, bob)
+    relay.stop()  # no network from here on
+    assert alice("send", "Bob", "on a USB stick").data["paths"] == 0
+    first, second = tmp_path / "alice.bundle", tmp_path / "carol.bundle"
+    assert alice("bundle", "export", "--out", str(first)).data["envelopes"] >= 1
+    data = first.read_bytes()
+    assert relay.address.encode() not in data and b"USB" not in data
+    took = carol("bundle", "import", str(first)).data
+    assert took["messages"] == [] and took["delivered"] == 0 and took["carried"] >= 1
+    assert carol("bundle", "import", str(first)).data["carried"] == 0  # twice: no change
+    carol("bundle", "export", "--out", str(second))
+    tampered = bytearray(second.read_bytes())
+    tampered[len(tampered) // 2] ^= 1
+    (tmp_path / "tampered.bundle").write_bytes(bytes(tampered))
+    refused = bob("bundle", "import", str(tmp_path / "tampered.bundle"), check=False)
+    assert refused.code == 4 and "altered" in refused.stderr
+    got = bob("bundle", "import", str(second), "--save", str(bob.downloads)).data
+    assert texts(got["messages"]) == ["on a USB stick"]
+    again = bob("bundle", "import", str(second)).data
+    assert again["messages"] == [] and again["delivered"] == 0 and again["carried"] == 0
+    relays.start("relay", port=relay.port)  # the network returns: the relay copy is a duplicate
+    alice.sync()
+    assert bob.sync() == []
+    history = bob("history", "Alice").data["messages"]
+    assert texts(history) == ["on a USB stick"]

@@ -20,6 +20,7 @@ from pathlib import Path
 import msgspec
 
 from payk.client import contacts, disappearing, files, invites, outbox
+from payk.client.carry import flush_carried
 from payk.client.config import Config, load_config
 from payk.client.contacts import Contact
 from payk.client.inbox import InboxResult
@@ -366,6 +367,8 @@ class Client:
         )
         if report.failed:
             self._note_relay_errors()
+        if force:
+            await flush_carried(self.profile.db, self.pool)  # envelopes we carry for others
         return report
 
     def pending(self) -> int:
@@ -393,6 +396,10 @@ class Client:
             if messages or result.new_contacts or time.monotonic() >= deadline:
                 return messages
             await asyncio.sleep(POLL_INTERVAL)
+
+    async def take_in(self, result: InboxResult) -> list[Message]:
+        """Finish envelopes that arrived without a relay (bundle, LAN): files, receipts."""
+        return await self._after_receive(result)
 
     async def _prune_expired_invitations(self) -> None:
         """Delete the mailboxes of unanswered, expired invitations (best effort on relays)."""
