@@ -29,7 +29,7 @@ class AttackClass:
     pending: str | None = None  # the reason no test exists yet
 
 
-_GROUPS_PENDING = "groups and channels are not built yet (src/payk/protocol/group.py, channel.py)"
+_CHANNELS_PENDING = "channels are not built yet (src/payk/protocol/channel.py)"
 
 CLASSES: tuple[AttackClass, ...] = (
     AttackClass(
@@ -65,8 +65,13 @@ CLASSES: tuple[AttackClass, ...] = (
     AttackClass(
         slug="group-ciphertext-confusion",
         title="Group / channel ciphertext confusion",
-        models="Threema 2023 cross-protocol attack, between group, channel and pairwise layers",
-        pending=_GROUPS_PENDING,
+        models="Threema 2023 cross-protocol attack, between group entries, groups and layers",
+    ),
+    AttackClass(
+        slug="channel-ciphertext-confusion",
+        title="Channel ciphertext confusion",
+        models="Threema 2023 cross-protocol attack, between channel posts and other layers",
+        pending=_CHANNELS_PENDING,
     ),
     AttackClass(
         slug="identifier-confusion",
@@ -82,13 +87,11 @@ CLASSES: tuple[AttackClass, ...] = (
         slug="unrequested-key-forwarding",
         title="Unrequested key forwarding",
         models="Matrix 2022: a homeserver injects a forwarded Megolm key to impersonate",
-        pending=_GROUPS_PENDING,
     ),
     AttackClass(
         slug="relay-controlled-membership",
         title="Relay-controlled group membership",
         models="Matrix 2022: the homeserver adds a member to an encrypted room",
-        pending=_GROUPS_PENDING,
     ),
     AttackClass(
         slug="replay-reflection-reorder-deletion",

@@ -216,24 +216,26 @@ async def test_a_tampered_profile_database_is_refused_never_read_altered(people:
     await people.alice.sync()
     await people.alice.close()
     home = people.alice.profile.home
-    pristine = (home / "profile.db").read_bytes()
     expected = await _dump(home)
     assert expected is not None and "keep me intact" in repr(expected)
-    page = 4096
     refused = 0
-    offsets = [page * n + 100 for n in range(len(pristine) // page)] + [16, len(pristine) - 5]
-    for offset in offsets:
-        data = bytearray(pristine)
-        data[offset] ^= 0x5A
-        (home / "profile.db").write_bytes(bytes(data))
+    for path in sorted(home.glob("*.db")):  # the profile's store (and a decoy's, if any)
+        pristine = path.read_bytes()
+        offsets = [4096 * n + 100 for n in range(len(pristine) // 4096)]
+        for offset in [*offsets, 16, len(pristine) - 5]:
+            data = bytearray(pristine)
+            data[offset] ^= 0x5A
+            path.write_bytes(bytes(data))
+            got = await _dump(home)
+            assert got is None or got == expected, f"{path.name}: byte {offset} changed a read"
+            refused += got is None
+        path.write_bytes(pristine[: len(pristine) // 2])
         got = await _dump(home)
-        assert got is None or got == expected, f"byte {offset} changed what the profile reads"
+        assert got is None or got == expected
         refused += got is None
-    (home / "profile.db").write_bytes(pristine[: len(pristine) // 2])
-    assert await _dump(home) is None
-    (home / "profile.db").write_bytes(pristine)
+        path.write_bytes(pristine)
     assert await _dump(home) == expected
-    assert refused >= 1
+    assert refused >= 2
     people.alice = Client.open(home, "alice pass", network=people.net)
 
 
