@@ -108,7 +108,7 @@ def open_bundle(data: bytes) -> list[BundleItem]:
         raise IntegrityError("the bundle has an unknown version")
     try:
         body = _decoder.decode(plaintext[_HEADER.size : _HEADER.size + length])
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise IntegrityError("the bundle's contents are malformed") from exc
     for item in body.items:
         _check(item)

@@ -141,7 +141,7 @@ def decode(data: bytes) -> Content:
     """
     try:
         return _decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise RemoteProtocolError(f"malformed message content: {exc}") from exc
 
 
@@ -158,5 +158,5 @@ def decode_chunk(data: bytes) -> FileChunk:
     """
     try:
         return _chunk_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise RemoteProtocolError(f"malformed file chunk: {exc}") from exc

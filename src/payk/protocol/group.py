@@ -179,7 +179,7 @@ _encoder = msgspec.msgpack.Encoder()
 def _decode(data: bytes, kind: type[msgspec.Struct]) -> msgspec.Struct:
     try:
         return msgspec.msgpack.decode(data, type=kind)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise DecryptionError() from exc
 
 

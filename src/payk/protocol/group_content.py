@@ -81,5 +81,5 @@ def decode(data: bytes) -> GroupContent:
     """
     try:
         return _decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise RemoteProtocolError(f"malformed group content: {exc}") from exc

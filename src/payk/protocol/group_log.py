@@ -173,7 +173,7 @@ def decode_op(signed: bytes) -> tuple[SignedOp, Op]:
     try:
         outer = _signed_decoder.decode(signed)
         return outer, _op_decoder.decode(outer.body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise RemoteProtocolError(f"a malformed membership operation: {exc}") from exc
 
 
@@ -316,5 +316,5 @@ def decode_state(data: bytes) -> GroupState:
     """
     try:
         return _state_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise RemoteProtocolError("a damaged group state") from exc

@@ -193,7 +193,7 @@ class GroupMember:
         """
         try:
             return cls(_view_decoder.decode(data), pickle_key)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
             raise RemoteProtocolError("a damaged group record") from exc
 
     # --- what the client asks ----------------------------------------------------------------

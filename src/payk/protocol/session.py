@@ -428,7 +428,7 @@ class PairwiseSession:
         blob = p.aead_open(seal_key, nonce, data[1 + p.AEAD_NONCE_LEN :], _STORAGE_LABEL + head)
         try:
             stored = msgspec.msgpack.decode(blob, type=_Stored)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise DecryptionError("not a stored payk session") from exc
         return cls(stored.state, p.OlmSession.from_pickle(stored.olm, pickle_key), config)
 

@@ -104,13 +104,13 @@ class Codec(Generic[M]):
         body = view[HEADER_LEN + pad :]
         try:
             return self._decoder.decode(body)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # bad UTF-8 is no DecodeError
             raise self._explain(body) from exc
 
     def _explain(self, body: memoryview) -> MalformedFrame:
         try:
             probe = self._probe.decode(body)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             return MalformedFrame()
         rid = probe.rid if 0 <= probe.rid < 2**32 else 0
         try:
