@@ -19,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 
-from payk.client import contacts, disappearing, files, invites, outbox
+from payk.client import contacts, disappearing, files, groups, invites, outbox
 from payk.client.carry import flush_carried
 from payk.client.config import Config, load_config
 from payk.client.contacts import Contact
@@ -259,6 +259,9 @@ class Client:
             raise UsageError("the message is empty")
         if len(text) > 60_000:
             raise UsageError("the message is too long (at most 60000 characters)")
+        if groups.is_feed(self.profile.db, alias):  # a group or channel: one feed upload
+            msg_id_hex, paths = await groups.send_text(self, alias, text)
+            return Sent(id=msg_id_hex, paths=paths)
         msg_id = primitives.random_bytes(content.ID_LEN)
         now = self.clock()
         expire = disappearing.timer_for(self.profile.db, alias, expire)
@@ -392,6 +395,7 @@ class Client:
             result = await fetch_all(self.profile, self.pool, clock=self.clock)
             self._check_some_relay_answered()
             messages = await self._after_receive(result)
+            messages += await groups.sync_all(self)
             await self._prune_expired_invitations()
             if messages or result.new_contacts or time.monotonic() >= deadline:
                 return messages
@@ -492,6 +496,8 @@ class Client:
 
     def history(self, alias: str, *, limit: int = 50) -> list[Message]:
         """The last ``limit`` messages with ``alias``, oldest first."""
+        if groups.is_feed(self.profile.db, alias):
+            return groups.history(self, alias, limit=limit)
         disappearing.purge(self.profile.db, self.clock())
         contact = contacts.contact_by_alias(self.profile.db, alias)
         return history(self.profile.db, contact.id, self.name, limit)

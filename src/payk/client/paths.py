@@ -202,6 +202,15 @@ class MultiLink:
     async def delete_mailbox(self, creds: Any) -> None:
         await (await self._direct()).delete_mailbox(creds)
 
+    async def create_feed(self) -> Any:
+        return await (await self._direct()).create_feed()
+
+    async def append(self, feed: Any, envelope: bytes) -> int:
+        return int(await (await self._direct()).append(feed, envelope))
+
+    async def read_feed(self, feed_id: bytes, *, offset: int, limit: int = 100) -> Any:
+        return await (await self._direct()).read_feed(feed_id, offset=offset, limit=limit)
+
     async def deliveries(self) -> AsyncIterator[Any]:
         async for delivery in (await self._direct()).deliveries():
             yield delivery

@@ -249,7 +249,9 @@ class GroupMember:
     def _unreadable(self, entry: g.Entry) -> list[GroupEvent]:
         if self._v.status != "member" or entry.type is g.EntryType.JOIN:
             return []  # not ours to read: before we joined, or a request for another admin
-        return [Rejected(reason=f"a {entry.type.name.lower()} entry that does not authenticate")]
+        return [
+            Rejected(reason=f"a feed entry ({entry.type.name.lower()}) that does not authenticate")
+        ]
 
     def _dispatch(self, identity: Identity, entry: g.Entry) -> list[GroupEvent]:
         if entry.type is g.EntryType.WRAP:

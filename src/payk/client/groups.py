@@ -1,0 +1,561 @@
+"""Groups on the client: create, invite, join, approve, remove, leave, send, sync, history.
+
+Strategy: all group logic is ``payk.protocol.group_member.GroupMember``; this module stores it
+(one row of ``groups`` per group, the protocol state as bytes, the next feed offset), moves
+its entries to and from the group's feed (``feeds``), and turns its events into stored
+messages and warnings. Every step that changes the state loads it, changes it, saves it and
+queues the entries it produced in one transaction; appends happen after the commit, in
+order. Our own ops are applied only when read back from the feed, like everyone else's.
+Rejected entries become warnings (``client.warnings``), so nothing bad passes silently.
+The façade calls ``is_feed``/``send_text``/``sync_all``/``history`` for names that are groups or
+channels; channels are handled by ``payk.client.channels``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from payk.client import channels, feeds
+from payk.client.messages import Message
+from payk.client.store.sqlcipher import Database, Row
+from payk.errors import LocalProtocolError, NetworkError, RemoteProtocolError, UsageError
+from payk.net.relay import FeedCreds
+from payk.protocol import group_content as gc
+from payk.protocol import primitives
+from payk.protocol.group_link import GroupLink, decode_group_link, encode_group_link
+from payk.protocol.group_member import (
+    GroupEvent,
+    GroupMember,
+    JoinRequested,
+    Received,
+    Rejected,
+    Rescan,
+)
+from payk.protocol.identity import Identity
+
+if TYPE_CHECKING:
+    from payk.client.facade import Client
+
+__all__ = [
+    "FeedRow",
+    "MemberInfo",
+    "Roster",
+    "approve",
+    "create",
+    "describe",
+    "history",
+    "insert_row",
+    "invite",
+    "is_feed",
+    "join",
+    "leave",
+    "members",
+    "messages_by_rowid",
+    "remove",
+    "send_content",
+    "send_text",
+    "store_message",
+    "sync_all",
+]
+
+MAX_REKEY_ROUNDS = 2
+_Make = Callable[[GroupMember, Identity, int], list[bytes]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedRow:
+    """One row of ``groups``: a group or a channel."""
+
+    id: int
+    kind: str
+    name: str
+    relay: str
+    feed_id: bytes
+    writer_seed: bytes | None
+    state: bytes
+    next_offset: int
+
+    @property
+    def creds(self) -> FeedCreds:
+        """The writer creds of the feed (members of a group, admins of a channel)."""
+        if self.writer_seed is None:
+            raise UsageError(f"only the admins of {self.name!r} can post to it")
+        return FeedCreds(feed_id=self.feed_id, writer_seed=self.writer_seed)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberInfo:
+    """A member as ``payk group members`` shows it."""
+
+    name: str
+    role: str
+    you: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Roster:
+    """A group's members, pending requests (admins see them), status and epoch."""
+
+    group: str
+    status: str
+    epoch: int
+    members: list[MemberInfo]
+    pending: list[str]
+
+
+def _feed_row(row: Row) -> FeedRow:
+    seed = row["writer_seed"]
+    return FeedRow(
+        id=int(row["id"]),
+        kind=str(row["kind"]),
+        name=str(row["name"]),
+        relay=str(row["relay"]),
+        feed_id=bytes(row["feed_id"]),
+        writer_seed=bytes(seed) if seed is not None else None,
+        state=bytes(row["state"]),
+        next_offset=int(row["next_offset"]),
+    )
+
+
+def _by_name(db: Database, name: str, kind: str | None = "group") -> FeedRow:
+    row = db.one("SELECT * FROM groups WHERE name = ?", (" ".join(name.split()),))
+    if row is None or (kind is not None and row["kind"] != kind):
+        raise UsageError(f"there is no {kind or 'group or channel'} called {name!r}")
+    return _feed_row(row)
+
+
+def is_feed(db: Database, name: str) -> bool:
+    """Whether ``name`` is one of our groups or channels (for send/history)."""
+    return db.one("SELECT 1 FROM groups WHERE name = ?", (" ".join(name.split()),)) is not None
+
+
+def _check_new_name(db: Database, name: str) -> str:
+    name = " ".join(name.split())
+    if not name or len(name) > 200:
+        raise UsageError("a group or channel name is 1 to 200 characters")
+    if is_feed(db, name) or db.one("SELECT 1 FROM contacts WHERE alias = ?", (name,)):
+        raise UsageError(f"the name {name!r} is already used by a contact, group or channel")
+    return name
+
+
+def insert_row(
+    db: Database, *, kind: str, name: str, relay: str, creds: FeedCreds, state: bytes, now: int
+) -> int:
+    """Add a group or channel row (inside the caller's transaction)."""
+    return db.execute(
+        "INSERT INTO groups (kind, name, relay, feed_id, writer_seed, state, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (kind, name, relay, creds.feed_id, creds.writer_seed, state, now),
+    )
+
+
+def _load(client: Client, row_id: int) -> tuple[FeedRow, GroupMember]:
+    row = _feed_row(client.profile.db.one("SELECT * FROM groups WHERE id = ?", (row_id,)))
+    return row, GroupMember.from_bytes(row.state, client.profile.pickle_key)
+
+
+def _save(db: Database, row_id: int, member: GroupMember, offset: int | None = None) -> None:
+    db.execute("UPDATE groups SET state = ? WHERE id = ?", (member.to_bytes(), row_id))
+    if offset is not None:
+        db.execute("UPDATE groups SET next_offset = ? WHERE id = ?", (offset, row_id))
+
+
+# --- creating and joining --------------------------------------------------------------------
+
+
+async def create(client: Client, name: str) -> str:
+    """Create a group on our first relay, with us as its owner. Returns its name.
+
+    Raises:
+        UsageError: the name is taken.
+        NetworkError: the relay could not create the feed.
+    """
+    db = client.profile.db
+    name = _check_new_name(db, name)
+    relay = client.relays[0]
+    creds = await feeds.create_feed(client.pool, relay)
+    identity = client.profile.identity()
+    member, entries = GroupMember.create(
+        identity,
+        name=name,
+        member_name=client.name,
+        now=client.clock(),
+        pickle_key=client.profile.pickle_key,
+    )
+    with db.transaction():
+        row_id = insert_row(
+            db,
+            kind="group",
+            name=name,
+            relay=relay,
+            creds=creds,
+            state=member.to_bytes(),
+            now=client.clock(),
+        )
+        feeds.enqueue(db, row_id, entries, None)
+    await _push_and_read(client, row_id)
+    return name
+
+
+async def invite(client: Client, name: str) -> str:
+    """A new invite link for the group (anyone with it may ask; an admin must approve).
+
+    Raises:
+        UsageError: no such group.
+        RemoteProtocolError: we are not an admin of it.
+    """
+    db = client.profile.db
+    row = _by_name(db, name)
+    await _sync_one(client, row.id)
+    with db.transaction():
+        row, member = _load(client, row.id)
+        invite_id, secret, entries = member.invite(client.profile.identity(), now=client.clock())
+        _save(db, row.id, member)
+        feeds.enqueue(db, row.id, entries, None)
+    await _push_and_read(client, row.id)
+    state = member.state
+    if state is None:
+        raise LocalProtocolError("the group has no state")
+    link = GroupLink(
+        name=state.name,
+        relay=row.relay,
+        feed=row.feed_id,
+        writer=row.creds.writer_seed,
+        group=member.group,
+        genesis=member.genesis,
+        invite=invite_id,
+        secret=secret,
+    )
+    return encode_group_link(link)
+
+
+async def join(client: Client, text: str, *, alias: str | None = None) -> str:
+    """Ask to join the group of an invite link; an admin must approve. Returns its name.
+
+    Raises:
+        InvitationError: the link is garbled.
+        UsageError: the name is taken.
+    """
+    link = decode_group_link(text)
+    db = client.profile.db
+    if db.one("SELECT 1 FROM groups WHERE relay = ? AND feed_id = ?", (link.relay, link.feed)):
+        raise UsageError("you already belong to (or asked to join) this group")
+    name = _check_new_name(db, alias or link.name)
+    member = GroupMember.joining(
+        group=link.group, genesis=link.genesis, pickle_key=client.profile.pickle_key
+    )
+    entry = member.join_request(
+        client.profile.identity(), name=client.name, invite=link.invite, secret=link.secret
+    )
+    creds = FeedCreds(feed_id=link.feed, writer_seed=link.writer)
+    with db.transaction():
+        row_id = insert_row(
+            db,
+            kind="group",
+            name=name,
+            relay=link.relay,
+            creds=creds,
+            state=member.to_bytes(),
+            now=client.clock(),
+        )
+        feeds.enqueue(db, row_id, [entry], None)
+    await _flush(client, _by_name(db, name))
+    return name
+
+
+# --- admin operations ------------------------------------------------------------------------
+
+
+async def approve(client: Client, name: str, who: str) -> int:
+    """Let ``who`` in (they asked with one of our links); starts a new epoch. Returns it."""
+    return await _operate(client, name, lambda m, i, now: m.approve(i, who, now=now))
+
+
+async def remove(client: Client, name: str, who: str) -> int:
+    """Remove ``who`` and re-key: they read nothing sent afterwards. Returns the new epoch."""
+    return await _operate(client, name, lambda m, i, now: m.remove(i, who, now=now))
+
+
+async def leave(client: Client, name: str) -> None:
+    """Leave the group (an admin re-keys when they see it)."""
+    me = client.profile.identity().public.ed25519
+    await _operate(client, name, lambda m, i, now: m.operate(i, "leave", now=now, target=me))
+
+
+async def _operate(client: Client, name: str, make: _Make) -> int:
+    db = client.profile.db
+    row = _by_name(db, name)
+    await _sync_one(client, row.id)
+    with db.transaction():
+        row, member = _load(client, row.id)
+        entries = make(member, client.profile.identity(), client.clock())
+        _save(db, row.id, member)
+        feeds.enqueue(db, row.id, entries, None)
+    await _push_and_read(client, row.id)
+    _, member = _load(client, row.id)
+    return member.state.epoch if member.state is not None else 0
+
+
+def members(client: Client, name: str) -> Roster:
+    """The group's members as the verified log says, and pending requests."""
+    row = _by_name(client.profile.db, name)
+    member = GroupMember.from_bytes(row.state, client.profile.pickle_key)
+    me = client.profile.identity().public.ed25519
+    state = member.state
+    listed = [
+        MemberInfo(name=m.name, role=m.role, you=m.key == me)
+        for m in (state.members.values() if state is not None else [])
+    ]
+    return Roster(
+        group=row.name,
+        status=member.status,
+        epoch=state.epoch if state else 0,
+        members=listed,
+        pending=sorted(m.name for m in member.requests.values()),
+    )
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+async def send_text(client: Client, name: str, text: str) -> tuple[str, int]:
+    """Send text to a group or channel: (message id, relays that took it)."""
+    msg_id = primitives.random_bytes(16)
+    item = gc.GroupText(id=msg_id, text=text, sent_at=client.clock())
+    return await send_content(client, name, item, text=text)
+
+
+async def send_content(
+    client: Client, name: str, item: gc.GroupContent, *, text: str | None
+) -> tuple[str, int]:
+    """Send any group content (text, poll, vote, event) with one upload to the feed."""
+    db = client.profile.db
+    row = _by_name(db, name, kind=None)
+    if row.kind == "channel":
+        return await channels.post(client, row, item, text=text)
+    await _sync_one(client, row.id)
+    now = client.clock()
+    with db.transaction():
+        row, member = _load(client, row.id)
+        try:
+            entries = member.send(client.profile.identity(), gc.encode(item))
+        except LocalProtocolError as exc:
+            raise UsageError(f"you cannot write to {name!r} yet: {exc}") from exc
+        _save(db, row.id, member)
+        rowid = store_message(
+            db, row.id, item, sender=client.name, outgoing=True, now=now, text=text
+        )
+        feeds.enqueue(db, row.id, entries, rowid)
+    await _flush(client, row)
+    status = db.one("SELECT status FROM group_messages WHERE rowid_ = ?", (rowid,))
+    return item.id.hex(), int(status is not None and status[0] == "sent")
+
+
+def store_message(
+    db: Database,
+    row_id: int,
+    item: gc.GroupContent,
+    *,
+    sender: str,
+    outgoing: bool,
+    now: int,
+    text: str | None,
+) -> int:
+    """Store group or channel content; 0 when it was already stored."""
+    kind = {gc.GroupText: "text", gc.Poll: "poll", gc.Vote: "vote", gc.Event: "event"}[type(item)]
+    inserted = db.changes(
+        "INSERT OR IGNORE INTO group_messages (group_ref, msg_id, sender, outgoing, kind, text, "
+        "data, sent_at, stored_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            row_id,
+            item.id,
+            sender,
+            int(outgoing),
+            kind,
+            text,
+            gc.encode(item),
+            item.sent_at,
+            now,
+            "queued" if outgoing else "received",
+        ),
+    )
+    last = db.one("SELECT last_insert_rowid()") if inserted else None
+    return int(last[0]) if last is not None else 0
+
+
+def describe(item: gc.GroupContent) -> str:
+    """The text shown for a piece of group content."""
+    if isinstance(item, gc.GroupText):
+        return item.text
+    if isinstance(item, gc.Poll):
+        kind = "anonymous poll" if item.anonymous else "poll"
+        options = " / ".join(f"{i + 1}. {o}" for i, o in enumerate(item.options))
+        return f"[{kind}] {item.question} {options}"
+    if isinstance(item, gc.Vote):
+        return f"[vote] option {item.choice + 1}"
+    return f"[event] {item.title} at {item.place or 'a place to be announced'} ({item.starts_at})"
+
+
+# --- syncing ---------------------------------------------------------------------------------
+
+
+async def sync_all(client: Client) -> list[Message]:
+    """Push queued entries and read every group and channel feed; new messages, in order."""
+    db = client.profile.db
+    rowids: list[int] = []
+    for row in [_feed_row(r) for r in db.query("SELECT * FROM groups ORDER BY id")]:
+        try:
+            if row.kind == "channel":
+                rowids += await channels.sync_one(client, row)
+            else:
+                rowids += await _sync_one(client, row.id)
+        except NetworkError as exc:
+            client.warnings.append(f"{row.kind} {row.name}: {exc}")
+    return messages_by_rowid(db, rowids)
+
+
+async def _push_and_read(client: Client, row_id: int) -> None:
+    await _sync_one(client, row_id)  # flushes first, then reads our own entries back
+
+
+async def _flush(client: Client, row: FeedRow) -> None:
+    pending = client.profile.db.one(
+        "SELECT count(*) FROM group_outbox WHERE group_ref = ?", (row.id,)
+    )
+    if pending and pending[0]:
+        await feeds.flush_feed(client.profile.db, client.pool, row.id, row.relay, row.creds)
+
+
+async def _sync_one(client: Client, row_id: int) -> list[int]:
+    new: list[int] = []
+    for _ in range(MAX_REKEY_ROUNDS):
+        row, member = _load(client, row_id)
+        await _flush(client, row)
+        if member.status in ("removed", "left"):
+            return new
+        new += await _read_all(client, row)
+        if not _rekey_if_due(client, row_id):
+            break
+    return new
+
+
+async def _read_all(client: Client, row: FeedRow) -> list[int]:
+    new: list[int] = []
+    offset = row.next_offset
+    while True:
+        batch = await feeds.read_feed(client.pool, row.relay, row.feed_id, offset)
+        if batch is None:
+            raise client.pool.errors.get(row.relay) or NetworkError("the feed could not be read")
+        if not batch:
+            return new
+        offset = _process(client, row, batch, new)
+
+
+def _process(client: Client, row: FeedRow, batch: list[tuple[int, bytes]], new: list[int]) -> int:
+    db = client.profile.db
+    identity = client.profile.identity()
+    with db.transaction():
+        _, member = _load(client, row.id)
+        offset = 0
+        for position, data in batch:
+            offset = position + 1
+            events = member.receive(identity, data)
+            if _handle(client, row, member, events, new):
+                offset = 0
+                break
+        _save(db, row.id, member, offset)
+    return offset
+
+
+def _handle(
+    client: Client, row: FeedRow, member: GroupMember, events: list[GroupEvent], new: list[int]
+) -> bool:
+    rescan = False
+    me = client.profile.identity().public.ed25519
+    for event in events:
+        if isinstance(event, Received):
+            rowid = _store_received(client, row, event, outgoing=event.sender == me)
+            if rowid and event.sender != me:
+                new.append(rowid)
+        elif isinstance(event, Rejected):
+            client.warnings.append(f"group {row.name}: rejected {event.reason}")
+        elif isinstance(event, JoinRequested):
+            client.warnings.append(
+                f"{event.member.name} asks to join {row.name}: "
+                f"payk group approve {row.name!r} {event.member.name!r}"
+            )
+        elif isinstance(event, Rescan):
+            rescan = True
+    return rescan
+
+
+def _store_received(client: Client, row: FeedRow, event: Received, *, outgoing: bool) -> int:
+    try:
+        item = gc.decode(event.plaintext)
+    except RemoteProtocolError as exc:
+        client.warnings.append(f"group {row.name}: rejected a message from {event.name} ({exc})")
+        return 0
+    return store_message(
+        client.profile.db,
+        row.id,
+        item,
+        sender=event.name,
+        outgoing=outgoing,
+        now=client.clock(),
+        text=describe(item),
+    )
+
+
+def _rekey_if_due(client: Client, row_id: int) -> bool:
+    db = client.profile.db
+    with db.transaction():
+        _, member = _load(client, row_id)
+        state = member.state
+        me = client.profile.identity().public.ed25519
+        if state is None or not state.rekey_due or state.role_of(me) not in ("owner", "admin"):
+            return False
+        entries = member.operate(client.profile.identity(), "rekey", now=client.clock())
+        _save(db, row_id, member)
+        feeds.enqueue(db, row_id, entries, None)
+    return True
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+_SELECT = (
+    "SELECT m.rowid_, m.msg_id, g.name, m.sender, m.outgoing, m.text, m.sent_at, m.status "
+    "FROM group_messages m JOIN groups g ON g.id = m.group_ref "
+)
+
+
+def _message(row: Row) -> Message:
+    return Message(
+        id=bytes(row["msg_id"]).hex(),
+        conversation=str(row["name"]),
+        sender=str(row["sender"]),
+        outgoing=bool(row["outgoing"]),
+        text=row["text"],
+        file=None,
+        file_name=None,
+        file_size=None,
+        sent_at=int(row["sent_at"]),
+        status=str(row["status"]),
+        paths=int(row["status"] != "queued"),
+    )
+
+
+def messages_by_rowid(db: Database, rowids: list[int]) -> list[Message]:
+    """The group and channel messages with these row ids, in the order given."""
+    rows = [db.one(_SELECT + "WHERE m.rowid_ = ?", (rowid,)) for rowid in rowids]
+    return [_message(row) for row in rows if row is not None]
+
+
+def history(client: Client, name: str, *, limit: int = 50) -> list[Message]:
+    """The last ``limit`` messages of a group or channel, oldest first."""
+    row = _by_name(client.profile.db, name, kind=None)
+    rows = client.profile.db.query(
+        _SELECT + "WHERE m.group_ref = ? ORDER BY m.rowid_ DESC LIMIT ?", (row.id, limit)
+    )
+    return [_message(r) for r in reversed(rows)]

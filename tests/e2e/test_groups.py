@@ -1,0 +1,110 @@
+"""Groups end to end: real relay process, real ``payk`` commands, three people."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from .conftest import Payk, Relay
+
+
+@pytest.fixture
+def trio(tmp_path: Path, relay: Relay) -> tuple[Payk, Payk, Payk]:
+    people = tuple(
+        Payk(tmp_path / n, f"{n} passphrase", tmp_path / f"{n}-downloads")
+        for n in ("alice", "bob", "carol")
+    )
+    for person, name in zip(people, ("Alice", "Bob", "Carol"), strict=True):
+        person.init(name, [relay.address])
+    return people  # type: ignore[return-value]
+
+
+def _admit(admin: Payk, joiner: Payk, who: str, group: str = "Union") -> None:
+    link = admin("group", "invite", group).data["link"]
+    assert joiner("group", "join", link).data == {"group": group, "status": "pending"}
+    pending = admin("group", "members", group).data["pending"]
+    assert pending == [who]
+    approved = admin("group", "approve", group, who).data
+    assert approved["member"] == who
+    joiner.sync()
+
+
+def _texts(messages: list[dict[str, object]]) -> list[tuple[object, object]]:
+    return [(m["from"], m["text"]) for m in messages]
+
+
+def test_create_invite_approve_talk_remove(trio: tuple[Payk, Payk, Payk]) -> None:
+    alice, bob, carol = trio
+    assert alice("group", "create", "Union").data == {"group": "Union"}
+    _admit(alice, bob, "Bob")
+    _admit(alice, carol, "Carol")
+    roster = carol("group", "members", "Union").data
+    assert roster["status"] == "member"
+    assert sorted((m["name"], m["role"]) for m in roster["members"]) == [
+        ("Alice", "owner"),
+        ("Bob", "member"),
+        ("Carol", "member"),
+    ]
+
+    sent = bob("send", "Union", "meeting at six").data
+    assert sent["paths"] == 1
+    assert _texts(alice.sync()) == [("Bob", "meeting at six")]
+    assert _texts(carol.sync()) == [("Bob", "meeting at six")]
+    history = alice("history", "Union").data["messages"]
+    assert [(m["from"], m["text"]) for m in history] == [("Bob", "meeting at six")]
+
+    removed = alice("group", "remove", "Union", "Carol").data
+    assert removed["epoch"] == roster["epoch"] + 1
+    carol.sync()
+    assert carol("group", "members", "Union").data["status"] == "removed"
+    bob("send", "Union", "carol is out")
+    assert _texts(alice.sync()) == [("Bob", "carol is out")]
+    assert carol.sync() == []
+    assert [m["text"] for m in carol("history", "Union").data["messages"]] == ["meeting at six"]
+
+
+def test_unapproved_joiner_reads_nothing(trio: tuple[Payk, Payk, Payk]) -> None:
+    alice, bob, carol = trio
+    alice("group", "create", "Union")
+    _admit(alice, bob, "Bob")
+    link = alice("group", "invite", "Union").data["link"]
+    carol("group", "join", link)
+    bob("send", "Union", "not for carol")
+    assert carol.sync() == []
+    assert carol("group", "members", "Union").data["status"] == "joining"
+    refused = carol("send", "Union", "let me in", check=False)
+    assert refused.code == 1 and "cannot write" in refused.stderr
+
+
+def test_relay_injecting_a_membership_op_is_caught(
+    trio: tuple[Payk, Payk, Payk], relay: Relay
+) -> None:
+    alice, bob, _ = trio
+    alice("group", "create", "Union")
+    _admit(alice, bob, "Bob")
+    bob.sync()
+    db = sqlite3.connect(relay.data / "relay.db")
+    try:
+        feed_id, first = db.execute(
+            "SELECT feed_id, body FROM feed_entries ORDER BY pos LIMIT 1"
+        ).fetchone()
+        (pos,) = db.execute("SELECT next_pos FROM feeds WHERE feed_id = ?", (feed_id,)).fetchone()
+        # the relay serves the group's first op again: as is, under a fresh envelope id, and
+        # relabelled with the current epoch
+        fresh = first[:2] + bytes(16) + first[18:]
+        relabelled = first[:2] + bytes([1]) * 16 + first[18:23] + (2).to_bytes(4, "big")
+        relabelled += first[27:]
+        for offset, body in enumerate((first, fresh, relabelled), start=pos):
+            db.execute("INSERT INTO feed_entries VALUES (?, ?, ?, 0)", (feed_id, offset, body))
+        db.execute("UPDATE feeds SET next_pos = ? WHERE feed_id = ?", (pos + 3, feed_id))
+        db.commit()
+    finally:
+        db.close()
+    result = bob("sync", "--save", str(bob.downloads))
+    assert result.data["messages"] == []
+    assert "rejected a replayed feed entry" in result.stderr
+    assert "rejected an operation sealed in epoch 1, not 2" in result.stderr
+    assert "rejected a feed entry (op) that does not authenticate" in result.stderr
+    assert bob("group", "members", "Union").data["status"] == "member"
