@@ -35,7 +35,7 @@ MAX_MEMBER = 1024 * 1024 * 1024
 _REASON = "its SHA-256 does not match the signed lists"
 _REASONS = {
     layout.SUMS: "it does not match the signed manifest, and its signature does not verify",
-    layout.SUMS_SIG: "it does not verify, though SHA256SUMS matches the signed manifest",
+    layout.SUMS_SIG: "it does not verify, though the list of sums matches the signed manifest",
 }
 
 
