@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from payk.errors import LocalProtocolError, RemoteProtocolError
 from payk.protocol import envelope as env
@@ -294,3 +296,37 @@ def test_group_modules_export_what_they_define(name: str) -> None:
         and getattr(value, "__module__", None) == module.__name__
     }
     assert defined <= set(module.__all__), sorted(defined - set(module.__all__))
+
+
+def test_every_flipped_byte_is_rejected_never_fatal(
+    trio: tuple[Feed, Person, Person, Person],
+) -> None:
+    feed, alice, bob, carol = trio
+    bob.say(feed, "x")
+    feed.append(alice.member.remove(alice.identity, "carol", now=NOW))  # type: ignore[union-attr]
+    valid = feed.entries[-4:]
+    for data in valid:
+        for position in range(0, len(data), 97):
+            flipped = bytearray(data)
+            flipped[position] ^= 0x41
+            events = carol.member.receive(carol.identity, bytes(flipped))  # type: ignore[union-attr]
+            assert all(not hasattr(e, "plaintext") for e in events)
+    assert carol.member is not None
+    assert carol.member.receive(carol.identity, b"\x01\x03" + bytes(1022))
+
+
+_FUZZ_FEED = Feed()
+_FUZZ_OWNER = person("owner")
+found_group(_FUZZ_OWNER, _FUZZ_FEED)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.integers(1, 6), epoch=st.integers(0, 3), rest=st.binary(max_size=3000))
+def test_random_group_envelopes_never_crash(kind: int, epoch: int, rest: bytes) -> None:
+    body = bytes((kind,)) + epoch.to_bytes(4, "big") + rest
+    data = env.pack(env.Kind.GROUP, body, envelope_id=bytes(16))
+    member = _FUZZ_OWNER.member
+    assert member is not None
+    clone = type(member).from_bytes(member.to_bytes(), bytes(range(32)))
+    events = clone.receive(_FUZZ_OWNER.identity, data)
+    assert all(not hasattr(e, "plaintext") for e in events)
