@@ -34,10 +34,10 @@ def test_a_wrong_passphrase_is_an_authentication_error_and_changes_nothing(
     tmp_path: Path,
 ) -> None:
     _create(tmp_path)
-    before = (tmp_path / "profile.db").read_bytes()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     with pytest.raises(AuthenticationError, match="wrong passphrase"):
         unlock_profile(tmp_path, "wrong horse")
-    assert (tmp_path / "profile.db").read_bytes() == before
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     unlock_profile(tmp_path, "correct horse").close()
 
 

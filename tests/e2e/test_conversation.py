@@ -64,10 +64,10 @@ def test_bad_input_gets_one_clear_sentence(relay: Relay, people: tuple[Payk, Pay
 def test_wrong_passphrase_is_exit_2_and_harmless(relay: Relay, people: tuple[Payk, Payk]) -> None:
     alice, _ = people
     alice.init("Alice", [relay.address])
-    before = (alice.home / "profile.db").read_bytes()
+    before = {p.name: p.read_bytes() for p in alice.home.iterdir()}
     wrong = alice("contacts", passphrase="not the passphrase", check=False)
     assert wrong.code == 2 and wrong.stderr.strip() == "payk: wrong passphrase."
-    assert (alice.home / "profile.db").read_bytes() == before
+    assert {p.name: p.read_bytes() for p in alice.home.iterdir()} == before
     assert alice("contacts").data == {"contacts": []}
 
 

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from payk.cli.output import Output
 from payk.cli.profile_cmd import run
-from payk.client import disappearing
+from payk.client import disappearing, safety
 from payk.client.facade import Client, Sent
 from payk.client.messages import Message
 from payk.client.paths import path_report
@@ -130,9 +130,13 @@ def _listen(args: argparse.Namespace, out: Output) -> int:
     async def body(client: Client) -> int:
         _with_save(client, args)
         out.info(Text("Listening; Ctrl-C to stop.", style="dim"))
-        async for message in client.listen():
-            out.emit(message.as_json(), render_message(message))
-        return 0
+
+        async def loop() -> int:
+            async for message in client.listen():
+                out.emit(message.as_json(), render_message(message))
+            return 0
+
+        return await safety.until_locked(client, loop())  # payk lock: exit 2, keys dropped
 
     return run(args, out, body)
 

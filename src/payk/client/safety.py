@@ -1,0 +1,194 @@
+"""Lock and panic: make running payk processes drop their keys; wipe the key material.
+
+Strategy: running processes learn about a lock through ``profile.lock`` in the profile
+folder, which needs no key to write, so ``payk lock`` and ``payk panic`` work in a hurry,
+without the passphrase, on a profile another process holds. The file always holds 48 bytes:
+
+* every time a profile is opened, the opener writes a *note*: 16 random bytes and a 32-byte
+  MAC over them with its profile's signal key (``header.StoreKeys.signal``);
+* ``payk lock`` and ``payk panic`` write 48 random bytes.
+
+A running process (``listen``, the TUI) checks the file every ``WATCH_INTERVAL`` seconds.
+Unchanged, or a note its own profile's key verifies (a sibling process opened the same
+profile): carry on. Anything else (random bytes, a note made with another key, a missing
+file): the profile is locked, so the process stops, closes the store (SQLCipher wipes its key)
+and drops its keys; it needs the passphrase again. Opening the decoy therefore locks the real
+profile's processes as a side effect, and the file looks the same after an open as after a
+lock: without the key a note and random bytes cannot be told apart.
+
+``panic`` locks; ``panic(wipe=True)`` then overwrites the header with random bytes and syncs
+it (the store secrets can no longer be unwrapped, so both stores are noise for good) and
+removes the profile's files. See docs/safety.md for what each mode does and does not do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from payk.client.store.header import erase_header
+from payk.client.store.layout import KEY_FILE, LOCK_FILE, payk_files
+from payk.errors import AuthenticationError, StorageError, UsageError
+from payk.protocol import primitives
+
+if TYPE_CHECKING:
+    from payk.client.facade import Client
+
+__all__ = [
+    "NOTE_LEN",
+    "WATCH_INTERVAL",
+    "LockWatch",
+    "Panic",
+    "lock",
+    "panic",
+    "until_locked",
+    "write_note",
+]
+
+NOTE_LEN = 48
+WATCH_INTERVAL = 0.25
+_NONCE = 16
+_NOTE_LABEL = b"payk/v1/store/open-note"
+T = TypeVar("T")
+
+
+def _mac(key: bytes, nonce: bytes) -> bytes:
+    return primitives.hkdf(key, salt=nonce, info=_NOTE_LABEL)
+
+
+def _put(home: Path, data: bytes) -> None:
+    """Replace ``profile.lock`` atomically (a reader never sees half a note)."""
+    tmp = home / f".lock-{primitives.random_bytes(8).hex()}"
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, home / LOCK_FILE)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise StorageError(f"cannot write {home / LOCK_FILE}: {exc.strerror}") from exc
+
+
+def _read(home: Path) -> bytes | None:
+    try:
+        return (home / LOCK_FILE).read_bytes()
+    except OSError:
+        return None
+
+
+def write_note(home: Path, signal_key: bytes) -> bytes:
+    """Tell running processes that this profile was opened (called on every unlock).
+
+    Returns the note, the baseline for this process's own ``LockWatch``.
+    """
+    nonce = primitives.random_bytes(_NONCE)
+    note = nonce + _mac(signal_key, nonce)
+    _put(home, note)
+    return note
+
+
+def lock(home: Path) -> None:
+    """Make every running payk process on the profile in ``home`` drop its keys.
+
+    Raises:
+        UsageError: ``home`` holds no profile.
+        StorageError: the lock file cannot be written.
+    """
+    if not (home / KEY_FILE).exists():
+        raise UsageError(f"no profile in {home}")
+    _put(home, primitives.random_bytes(NOTE_LEN))
+
+
+class LockWatch:
+    """Notices a lock of the profile a running process holds."""
+
+    def __init__(self, home: Path, signal_key: bytes, seen: bytes | None = None) -> None:
+        """Watch ``home``; ``seen`` is the note this process left when it opened the profile
+        (default: whatever the file holds now), so a lock in between is not missed."""
+        self.home = home
+        self._key = signal_key
+        self._seen = _read(home) if seen is None else seen
+
+    def locked(self) -> bool:
+        """Whether the profile was locked since the last check (or since the start)."""
+        data = _read(self.home)
+        if data == self._seen:
+            return data is None and not (self.home / KEY_FILE).exists()
+        if data is None or len(data) != NOTE_LEN or not self._key:
+            return True
+        nonce, tag = data[:_NONCE], data[_NONCE:]
+        if not primitives.constant_time_equal(tag, _mac(self._key, nonce)):
+            return True
+        self._seen = data
+        return False
+
+    async def wait(self) -> None:
+        """Return once the profile is locked."""
+        while True:  # a file, not an event: poll it
+            if self.locked():
+                return
+            await asyncio.sleep(WATCH_INTERVAL)
+
+
+async def until_locked(client: Client, work: Awaitable[T]) -> T:
+    """Run ``work`` until it ends or the profile is locked; a lock drops the keys.
+
+    Raises:
+        AuthenticationError: the profile was locked (the keys are gone from this process).
+    """
+    watch = LockWatch(client.profile.home, client.profile.signal_key, client.profile.note)
+    main = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(watch.wait())
+    done, _ = await asyncio.wait({main, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    if main in done:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+        return main.result()
+    main.cancel()
+    await asyncio.gather(main, return_exceptions=True)
+    await client.pool.close()
+    client.profile.forget_keys()
+    raise AuthenticationError("the profile was locked; give the passphrase again to open it")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Panic:
+    """What ``panic`` did."""
+
+    locked: bool
+    wiped: bool
+    removed: list[str]
+
+    def as_json(self) -> dict[str, object]:
+        """The ``--json`` shape of ``payk panic``."""
+        return {"locked": self.locked, "wiped": self.wiped, "removed": self.removed}
+
+
+def panic(home: Path, *, wipe: bool = False) -> Panic:
+    """Lock down the profile in ``home``; with ``wipe``, destroy its key material and files.
+
+    Works without the passphrase and while other processes hold the profile.
+
+    Raises:
+        UsageError: ``home`` holds no profile.
+        StorageError: the header cannot be overwritten (nothing was removed then).
+    """
+    lock(home)
+    if not wipe:
+        return Panic(locked=True, wiped=False, removed=[])
+    erase_header(home / KEY_FILE)
+    removed = []
+    for path in payk_files(home):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path.name)
+    with contextlib.suppress(OSError):
+        home.rmdir()  # only if nothing else is in it
+    return Panic(locked=True, wiped=True, removed=removed)
