@@ -1,0 +1,1 @@
+"""Long-running reliability tools: crash campaigns and fuzz drivers (not shipped with payk)."""
