@@ -8,13 +8,14 @@ test checks that the message arrives exactly once (a second sync shows nothing n
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Payk, RelayFactory, Result, connect
+from tests.e2e.conftest import Payk, RelayFactory, Result, connect, read_line
 from tests.net.programs import microsocks_process, obfs4_bridge
 
 pytestmark = pytest.mark.e2e
@@ -143,3 +144,48 @@ def test_no_network_a_bundle_carried_by_a_third_person(
     assert bob.sync() == []
     history = bob("history", "Alice").data["messages"]
     assert texts(history) == ["on a USB stick"]
+
+
+def test_no_relay_at_all_lan_sync(
+    relays: RelayFactory, people: tuple[Payk, Payk], tmp_path: Path
+) -> None:
+    relay = relays.start()
+    alice, bob = people
+    carol = Payk(tmp_path / "carol", "carol passphrase", tmp_path / "carol-downloads")
+    for person, name in ((alice, "Alice"), (bob, "Bob"), (carol, "Carol")):
+        person.init(name, [relay.address])
+    connect(alice, bob)
+    relay.stop()  # no relay from here on
+    alice("send", "Bob", "over the lan")
+    bob("send", "Alice", "and back")
+    server = alice.spawn("lan", "serve", "--listen", "127.0.0.1:0", "--save", str(alice.downloads))
+    try:
+        port = json.loads(read_line(server))["serving"]
+        stranger = carol("lan", "sync", "--peer", f"127.0.0.1:{port}").data
+        assert (stranger["messages"], stranger["delivered"], stranger["carried"]) == ([], 0, 0)
+        assert json.loads(read_line(server))["messages"] == []  # Carol brought nothing either
+        found = bob("lan", "sync", "--interface", "127.0.0.1", "--wait", "30").data  # by mDNS
+        assert texts(found["messages"]) == ["over the lan"] and found["peers"] == 1
+        assert texts(json.loads(read_line(server))["messages"]) == ["and back"]
+        for _ in range(2):  # the first repeat brings only Alice's receipt, the second nothing
+            again = bob("lan", "sync", "--peer", f"127.0.0.1:{port}").data
+            assert again["messages"] == []
+            assert json.loads(read_line(server))["messages"] == []
+        assert again["delivered"] == 0 and again["carried"] == 0
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        if server.stderr is not None:
+            server.stderr.close()
+    assert sorted(texts(bob("history", "Alice").data["messages"])) == ["and back", "over the lan"]
+
+
+def test_lan_sync_without_peers_is_a_network_error(
+    relays: RelayFactory, people: tuple[Payk, Payk]
+) -> None:
+    relay = relays.start()
+    alice, _ = people
+    alice.init("Alice", [relay.address])
+    result = alice("lan", "sync", "--interface", "127.0.0.1", "--wait", "1", check=False)
+    assert result.code == 3
+    assert alice("lan", "sync", "--peer", "nowhere", check=False).code == 1
