@@ -8,7 +8,8 @@ Usage::
 
 Strategy: the random driver mutates the target's genuine seeds and its corpus files (bit
 flips, byte changes, splices of random bytes, truncation, extension, and pure noise), calls
-the target, and treats any exception outside ``EXPECTED`` as a crash: the input is written
+the target, and treats any exception outside ``EXPECTED`` as a crash (Atheris keeps its
+growing corpus in ``fuzz/work/``, and writes crashes to the corpus folder too): the input is written
 to ``fuzz/corpus/<target>/crash-<sha256>`` (commit it: the regression test replays every file
 there) and the run stops with exit status 1. It prints the executions it ran.
 """
@@ -29,6 +30,7 @@ from fuzz.targets import EXPECTED, TARGETS, seeds
 __all__ = ["corpus", "main", "mutate", "run_random"]
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
+WORK = Path(__file__).resolve().parent / "work"  # Atheris's growing corpus (not committed)
 
 
 def corpus(name: str) -> list[bytes]:
@@ -106,10 +108,12 @@ def _run_atheris(name: str, seconds: float) -> None:
         except EXPECTED:
             pass
 
-    folder = CORPUS / name
+    folder, work = CORPUS / name, WORK / name  # libFuzzer grows the first, reads both
     folder.mkdir(parents=True, exist_ok=True)
-    argv = [sys.argv[0], str(folder), f"-max_total_time={int(seconds)}"]
+    work.mkdir(parents=True, exist_ok=True)
+    argv = [sys.argv[0], str(work), str(folder), f"-max_total_time={int(seconds)}"]
     argv += [f"-artifact_prefix={folder}/crash-"]
+    atheris.instrument_all()  # coverage of every module imported so far (payk included)
     atheris.Setup(argv, one)
     atheris.Fuzz()
 
