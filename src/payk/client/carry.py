@@ -38,25 +38,20 @@ def digest(item: BundleItem) -> bytes:
 
 
 def carry(db: Database, items: Iterable[BundleItem], *, now: int, limits: CarryLimits) -> int:
-    """Keep ``items`` for later (call inside a transaction); returns how many were new."""
-    before = _count(db)
+    """Keep ``items`` for later (call inside a transaction); returns how many new ones stayed."""
+    fresh = [(digest(i), i) for i in items if now - i.created_at < limits.max_age]
+    new = [(d, i) for d, i in fresh if not _known(db, d)]
     db.execute_many(
         "INSERT OR IGNORE INTO carried (digest, relay, send_id, envelope, created_at, "
         "received_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (digest(i), i.relay, i.send_id, i.envelope, i.created_at, now)
-            for i in items
-            if now - i.created_at < limits.max_age
-        ],
+        [(d, i.relay, i.send_id, i.envelope, i.created_at, now) for d, i in new],
     )
-    added = _count(db) - before
     prune(db, now=now, limits=limits)
-    return added
+    return sum(_known(db, d) for d, _ in dict(new).items())
 
 
-def _count(db: Database) -> int:
-    row = db.one("SELECT count(*) FROM carried")
-    return int(row[0]) if row else 0
+def _known(db: Database, key: bytes) -> bool:
+    return db.one("SELECT 1 FROM carried WHERE digest = ?", (key,)) is not None
 
 
 def prune(db: Database, *, now: int, limits: CarryLimits) -> None:
