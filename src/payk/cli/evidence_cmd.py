@@ -23,12 +23,19 @@ from payk.cli.output import Output
 from payk.cli.profile_cmd import run
 from payk.client.facade import Client
 from payk.errors import UsageError
-from payk.evidence import capture, export, merkle, vault
+from payk.evidence import capture, export, merkle, transfer, vault
 from payk.evidence.check import Report, check_bundle, check_consistency
 from payk.evidence.keys import key_id
 from payk.evidence.vault import Item
 
-__all__ = ["register", "render_added", "render_exported", "render_items", "render_report"]
+__all__ = [
+    "register",
+    "render_added",
+    "render_exported",
+    "render_items",
+    "render_report",
+    "render_sent_item",
+]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,6 +78,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--signer", metavar="HEX", help="the Ed25519 key (64 hex digits) the bundle must be from"
     )
     check.set_defaults(handler=_verify)
+    send = commands.add_parser("send", help="send an item, its statement and proof to a contact")
+    send.add_argument("contact", help="the contact's name (a documenter)")
+    send.add_argument("id", help="the item's id (or its first digits, see evidence list)")
+    send.set_defaults(handler=_send)
 
 
 def _add(args: argparse.Namespace, out: Output) -> int:
@@ -135,6 +146,16 @@ def _verify(args: argparse.Namespace, out: Output) -> int:
     out.emit(report.as_json(), render_report(report, args.file))
     report.raise_for_problems()
     return 0
+
+
+def _send(args: argparse.Namespace, out: Output) -> int:
+    async def body(client: Client) -> int:
+        item_id, sent = await transfer.send_item(client, args.contact, args.id)
+        data = {"id": item_id, "contact": args.contact, "paths": sent.paths}
+        out.emit(data, render_sent_item(data))
+        return 0
+
+    return run(args, out, body)
 
 
 def _signer(text: str | None) -> bytes | None:
@@ -223,3 +244,16 @@ def render_report(report: Report, path: Path) -> RenderableType:
     for problem in report.problems:
         text.append(f"  ✗ {_printable(problem)}\n", style="red")
     return text
+
+
+def render_sent_item(data: dict[str, object]) -> RenderableType:
+    """What ``evidence send`` shows."""
+    if data["paths"]:
+        return Text(
+            f"✓ item {str(data['id'])[:12]} sent to {data['contact']} over {data['paths']} "
+            "relay(s), with its statement and proof"
+        )
+    return Text(
+        f"⧗ item {str(data['id'])[:12]} queued for {data['contact']}: no relay reachable now; "
+        "it goes out on the next sync"
+    )

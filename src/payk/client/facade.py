@@ -302,6 +302,27 @@ class Client:
         await self.flush(force=True, progress=tick)
         return self._sent(rowid)
 
+    async def send_data(self, alias: str, data: bytes, name: str) -> Sent:
+        """Send bytes held in memory as a file called ``name`` (nothing is written to disk).
+
+        Raises:
+            UsageError: the data is larger than a file may be.
+        """
+        if len(data) > files.MAX_FILE:
+            raise UsageError(f"{name} is larger than {files.MAX_FILE // (1024 * 1024)} MB")
+        contacts.contact_by_alias(self.profile.db, alias)
+        msg_id = primitives.random_bytes(content.ID_LEN)
+        now = self.clock()
+        prepared = files.prepare_file(data, name, message_id=msg_id, now=now)
+        with self.profile.db.transaction() as db:
+            rowid = self._queue(alias, content.encode(prepared.offer), prepared.chunks, msg_id, now)
+            db.execute(
+                "UPDATE messages SET file_name = ?, file_size = ? WHERE rowid_ = ?",
+                (prepared.offer.name, len(data), rowid),
+            )
+        await self.flush(force=True)
+        return self._sent(rowid)
+
     def _queue(
         self,
         alias: str,

@@ -11,11 +11,12 @@ the downloads folder, never into the profile folder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from payk.client.store.sqlcipher import Database
-from payk.errors import DecryptionError, IntegrityError, StorageError, UsageError
+from payk.errors import DecryptionError, IntegrityError, PaykError, StorageError, UsageError
 from payk.protocol import attachment, content, envelope, primitives
 from payk.protocol.content import FileChunk, FileOffer
 
@@ -24,6 +25,7 @@ __all__ = [
     "OutgoingFile",
     "chunk_received",
     "offer_received",
+    "on_file_received",
     "prepare_file",
     "read_file",
     "safe_name",
@@ -140,9 +142,34 @@ def _try_complete(db: Database, file_id: bytes) -> int | None:
     else:
         db.execute("INSERT INTO file_data (message, data) VALUES (?, ?)", (message, data))
         db.execute("UPDATE messages SET status = 'received' WHERE rowid_ = ?", (message,))
+    if data is not None:
+        _run_received_hooks(db, message, data)
     db.execute("DELETE FROM chunks_in WHERE file_id = ?", (file_id,))
     db.execute("DELETE FROM files_in WHERE file_id = ?", (file_id,))
     return message if data is not None else None
+
+
+ReceivedFileHook = Callable[[Database, int, bytes], None]
+_received_hooks: list[ReceivedFileHook] = []
+
+
+def on_file_received(hook: ReceivedFileHook) -> None:
+    """Call ``hook(db, message, data)`` for every file that arrives complete and verified.
+
+    It runs inside the receiving transaction; a ``PaykError`` it raises is ignored and the
+    file stays an ordinary file. ``payk.evidence`` files evidence items in the vault this way
+    (the layers let it import the client, not the other way round).
+    """
+    if hook not in _received_hooks:
+        _received_hooks.append(hook)
+
+
+def _run_received_hooks(db: Database, message: int, data: bytes) -> None:
+    for hook in _received_hooks:
+        try:
+            hook(db, message, data)
+        except PaykError:
+            pass
 
 
 def save_copy(db: Database, message: int, folder: Path) -> Path:
