@@ -280,7 +280,9 @@ def test_state_round_trips_through_bytes(trio: tuple[Feed, Person, Person, Perso
         msgspec.msgpack.decode(b"\xc1")
 
 
-@pytest.mark.parametrize("name", ["group", "group_log", "group_member", "group_content"])
+@pytest.mark.parametrize(
+    "name", ["group", "group_log", "group_member", "group_content", "group_link", "channel"]
+)
 def test_group_modules_export_what_they_define(name: str) -> None:
     import importlib
     import inspect

@@ -17,9 +17,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from payk.client import channels, feeds
+from payk.client import channels, feed_rows, feeds
+from payk.client.feed_rows import (
+    FeedRow,
+    by_name,
+    check_new_name,
+    describe,
+    feed_row,
+    insert_row,
+    messages_by_rowid,
+    store_message,
+)
 from payk.client.messages import Message
-from payk.client.store.sqlcipher import Database, Row
+from payk.client.store.sqlcipher import Database
 from payk.errors import LocalProtocolError, NetworkError, RemoteProtocolError, UsageError
 from payk.net.relay import FeedCreds
 from payk.protocol import group_content as gc
@@ -39,50 +49,24 @@ if TYPE_CHECKING:
     from payk.client.facade import Client
 
 __all__ = [
-    "FeedRow",
     "MemberInfo",
     "Roster",
     "approve",
     "create",
-    "describe",
     "history",
-    "insert_row",
     "invite",
     "is_feed",
     "join",
     "leave",
     "members",
-    "messages_by_rowid",
     "remove",
     "send_content",
     "send_text",
-    "store_message",
     "sync_all",
 ]
 
 MAX_REKEY_ROUNDS = 2
 _Make = Callable[[GroupMember, Identity, int], list[bytes]]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FeedRow:
-    """One row of ``groups``: a group or a channel."""
-
-    id: int
-    kind: str
-    name: str
-    relay: str
-    feed_id: bytes
-    writer_seed: bytes | None
-    state: bytes
-    next_offset: int
-
-    @property
-    def creds(self) -> FeedCreds:
-        """The writer creds of the feed (members of a group, admins of a channel)."""
-        if self.writer_seed is None:
-            raise UsageError(f"only the admins of {self.name!r} can post to it")
-        return FeedCreds(feed_id=self.feed_id, writer_seed=self.writer_seed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,54 +89,8 @@ class Roster:
     pending: list[str]
 
 
-def _feed_row(row: Row) -> FeedRow:
-    seed = row["writer_seed"]
-    return FeedRow(
-        id=int(row["id"]),
-        kind=str(row["kind"]),
-        name=str(row["name"]),
-        relay=str(row["relay"]),
-        feed_id=bytes(row["feed_id"]),
-        writer_seed=bytes(seed) if seed is not None else None,
-        state=bytes(row["state"]),
-        next_offset=int(row["next_offset"]),
-    )
-
-
-def _by_name(db: Database, name: str, kind: str | None = "group") -> FeedRow:
-    row = db.one("SELECT * FROM groups WHERE name = ?", (" ".join(name.split()),))
-    if row is None or (kind is not None and row["kind"] != kind):
-        raise UsageError(f"there is no {kind or 'group or channel'} called {name!r}")
-    return _feed_row(row)
-
-
-def is_feed(db: Database, name: str) -> bool:
-    """Whether ``name`` is one of our groups or channels (for send/history)."""
-    return db.one("SELECT 1 FROM groups WHERE name = ?", (" ".join(name.split()),)) is not None
-
-
-def _check_new_name(db: Database, name: str) -> str:
-    name = " ".join(name.split())
-    if not name or len(name) > 200:
-        raise UsageError("a group or channel name is 1 to 200 characters")
-    if is_feed(db, name) or db.one("SELECT 1 FROM contacts WHERE alias = ?", (name,)):
-        raise UsageError(f"the name {name!r} is already used by a contact, group or channel")
-    return name
-
-
-def insert_row(
-    db: Database, *, kind: str, name: str, relay: str, creds: FeedCreds, state: bytes, now: int
-) -> int:
-    """Add a group or channel row (inside the caller's transaction)."""
-    return db.execute(
-        "INSERT INTO groups (kind, name, relay, feed_id, writer_seed, state, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (kind, name, relay, creds.feed_id, creds.writer_seed, state, now),
-    )
-
-
 def _load(client: Client, row_id: int) -> tuple[FeedRow, GroupMember]:
-    row = _feed_row(client.profile.db.one("SELECT * FROM groups WHERE id = ?", (row_id,)))
+    row = feed_row(client.profile.db.one("SELECT * FROM groups WHERE id = ?", (row_id,)))
     return row, GroupMember.from_bytes(row.state, client.profile.pickle_key)
 
 
@@ -173,7 +111,7 @@ async def create(client: Client, name: str) -> str:
         NetworkError: the relay could not create the feed.
     """
     db = client.profile.db
-    name = _check_new_name(db, name)
+    name = check_new_name(db, name)
     relay = client.relays[0]
     creds = await feeds.create_feed(client.pool, relay)
     identity = client.profile.identity()
@@ -190,7 +128,8 @@ async def create(client: Client, name: str) -> str:
             kind="group",
             name=name,
             relay=relay,
-            creds=creds,
+            feed_id=creds.feed_id,
+            writer_seed=creds.writer_seed,
             state=member.to_bytes(),
             now=client.clock(),
         )
@@ -207,7 +146,7 @@ async def invite(client: Client, name: str) -> str:
         RemoteProtocolError: we are not an admin of it.
     """
     db = client.profile.db
-    row = _by_name(db, name)
+    row = by_name(db, name)
     await _sync_one(client, row.id)
     with db.transaction():
         row, member = _load(client, row.id)
@@ -242,7 +181,7 @@ async def join(client: Client, text: str, *, alias: str | None = None) -> str:
     db = client.profile.db
     if db.one("SELECT 1 FROM groups WHERE relay = ? AND feed_id = ?", (link.relay, link.feed)):
         raise UsageError("you already belong to (or asked to join) this group")
-    name = _check_new_name(db, alias or link.name)
+    name = check_new_name(db, alias or link.name)
     member = GroupMember.joining(
         group=link.group, genesis=link.genesis, pickle_key=client.profile.pickle_key
     )
@@ -256,12 +195,13 @@ async def join(client: Client, text: str, *, alias: str | None = None) -> str:
             kind="group",
             name=name,
             relay=link.relay,
-            creds=creds,
+            feed_id=creds.feed_id,
+            writer_seed=creds.writer_seed,
             state=member.to_bytes(),
             now=client.clock(),
         )
         feeds.enqueue(db, row_id, [entry], None)
-    await _flush(client, _by_name(db, name))
+    await _flush(client, by_name(db, name))
     return name
 
 
@@ -286,7 +226,7 @@ async def leave(client: Client, name: str) -> None:
 
 async def _operate(client: Client, name: str, make: _Make) -> int:
     db = client.profile.db
-    row = _by_name(db, name)
+    row = by_name(db, name)
     await _sync_one(client, row.id)
     with db.transaction():
         row, member = _load(client, row.id)
@@ -300,7 +240,7 @@ async def _operate(client: Client, name: str, make: _Make) -> int:
 
 def members(client: Client, name: str) -> Roster:
     """The group's members as the verified log says, and pending requests."""
-    row = _by_name(client.profile.db, name)
+    row = by_name(client.profile.db, name)
     member = GroupMember.from_bytes(row.state, client.profile.pickle_key)
     me = client.profile.identity().public.ed25519
     state = member.state
@@ -332,7 +272,7 @@ async def send_content(
 ) -> tuple[str, int]:
     """Send any group content (text, poll, vote, event) with one upload to the feed."""
     db = client.profile.db
-    row = _by_name(db, name, kind=None)
+    row = by_name(db, name, kind=None)
     if row.kind == "channel":
         return await channels.post(client, row, item, text=text)
     await _sync_one(client, row.id)
@@ -353,51 +293,6 @@ async def send_content(
     return item.id.hex(), int(status is not None and status[0] == "sent")
 
 
-def store_message(
-    db: Database,
-    row_id: int,
-    item: gc.GroupContent,
-    *,
-    sender: str,
-    outgoing: bool,
-    now: int,
-    text: str | None,
-) -> int:
-    """Store group or channel content; 0 when it was already stored."""
-    kind = {gc.GroupText: "text", gc.Poll: "poll", gc.Vote: "vote", gc.Event: "event"}[type(item)]
-    inserted = db.changes(
-        "INSERT OR IGNORE INTO group_messages (group_ref, msg_id, sender, outgoing, kind, text, "
-        "data, sent_at, stored_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            row_id,
-            item.id,
-            sender,
-            int(outgoing),
-            kind,
-            text,
-            gc.encode(item),
-            item.sent_at,
-            now,
-            "queued" if outgoing else "received",
-        ),
-    )
-    last = db.one("SELECT last_insert_rowid()") if inserted else None
-    return int(last[0]) if last is not None else 0
-
-
-def describe(item: gc.GroupContent) -> str:
-    """The text shown for a piece of group content."""
-    if isinstance(item, gc.GroupText):
-        return item.text
-    if isinstance(item, gc.Poll):
-        kind = "anonymous poll" if item.anonymous else "poll"
-        options = " / ".join(f"{i + 1}. {o}" for i, o in enumerate(item.options))
-        return f"[{kind}] {item.question} {options}"
-    if isinstance(item, gc.Vote):
-        return f"[vote] option {item.choice + 1}"
-    return f"[event] {item.title} at {item.place or 'a place to be announced'} ({item.starts_at})"
-
-
 # --- syncing ---------------------------------------------------------------------------------
 
 
@@ -405,7 +300,7 @@ async def sync_all(client: Client) -> list[Message]:
     """Push queued entries and read every group and channel feed; new messages, in order."""
     db = client.profile.db
     rowids: list[int] = []
-    for row in [_feed_row(r) for r in db.query("SELECT * FROM groups ORDER BY id")]:
+    for row in [feed_row(r) for r in db.query("SELECT * FROM groups ORDER BY id")]:
         try:
             if row.kind == "channel":
                 rowids += await channels.sync_one(client, row)
@@ -522,40 +417,11 @@ def _rekey_if_due(client: Client, row_id: int) -> bool:
     return True
 
 
-# --- reading ---------------------------------------------------------------------------------
-
-_SELECT = (
-    "SELECT m.rowid_, m.msg_id, g.name, m.sender, m.outgoing, m.text, m.sent_at, m.status "
-    "FROM group_messages m JOIN groups g ON g.id = m.group_ref "
-)
-
-
-def _message(row: Row) -> Message:
-    return Message(
-        id=bytes(row["msg_id"]).hex(),
-        conversation=str(row["name"]),
-        sender=str(row["sender"]),
-        outgoing=bool(row["outgoing"]),
-        text=row["text"],
-        file=None,
-        file_name=None,
-        file_size=None,
-        sent_at=int(row["sent_at"]),
-        status=str(row["status"]),
-        paths=int(row["status"] != "queued"),
-    )
-
-
-def messages_by_rowid(db: Database, rowids: list[int]) -> list[Message]:
-    """The group and channel messages with these row ids, in the order given."""
-    rows = [db.one(_SELECT + "WHERE m.rowid_ = ?", (rowid,)) for rowid in rowids]
-    return [_message(row) for row in rows if row is not None]
+def is_feed(db: Database, name: str) -> bool:
+    """Whether ``name`` is one of our groups or channels (for send/history)."""
+    return feed_rows.is_feed(db, name)
 
 
 def history(client: Client, name: str, *, limit: int = 50) -> list[Message]:
     """The last ``limit`` messages of a group or channel, oldest first."""
-    row = _by_name(client.profile.db, name, kind=None)
-    rows = client.profile.db.query(
-        _SELECT + "WHERE m.group_ref = ? ORDER BY m.rowid_ DESC LIMIT ?", (row.id, limit)
-    )
-    return [_message(r) for r in reversed(rows)]
+    return feed_rows.history(client.profile.db, name, limit=limit)
