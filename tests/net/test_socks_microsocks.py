@@ -6,6 +6,8 @@ where ``.ci/run`` installs it and a missing program is a failure).
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from payk.errors import NetworkError, UsageError
@@ -38,3 +40,9 @@ def test_proxy_urls_are_parsed_strictly() -> None:
     for bad in ("http://127.0.0.1:1", "socks5://127.0.0.1", "socks5://:80", "socks4://a:1"):
         with pytest.raises(UsageError):
             parse_proxy(bad)
+
+
+async def test_an_onion_relay_is_never_dialled_without_a_proxy(relay: RelayProcess) -> None:
+    onion = dataclasses.replace(relay.address, host="payk" + "a" * 52 + ".onion")
+    with pytest.raises(NetworkError, match="Tor"):
+        await RelayConnection.connect(onion, timeout=5)

@@ -415,6 +415,8 @@ async def _open_websocket(
         "proxy": None,
     }
     uri = f"wss://{address.host}:{address.port}{WS_PATH}"
+    if proxy is None and address.is_onion:  # never let the local resolver see an onion name
+        raise NetworkError(f"{address.host} is reachable only through Tor: use --proxy socks5://…")
     if proxy is None:
         return await connect(uri, host=address.connect_host, port=address.port, **options)
     sock = await _socks_socket(address, proxy, seconds)
