@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from payk.client.config import Config
+from payk.client.config import Config, load_config
 from payk.client.paths import PathNetwork, network_for
 from payk.errors import FingerprintMismatchError, NetworkError, UsageError
 from payk.net.memory import MemoryNetwork
@@ -87,3 +87,14 @@ def test_settings_are_checked_when_the_network_is_built(tmp_path: Path) -> None:
     for config in bad:
         with pytest.raises(UsageError):
             network_for(config)
+
+
+def test_path_settings_come_from_config_toml(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('proxy = "socks5://127.0.0.1:9050"\nvia = "x"\n')
+    config = load_config(tmp_path)
+    assert (config.proxy, config.via) == ("socks5://127.0.0.1:9050", "x")
+    with pytest.raises(UsageError):
+        network_for(config)  # "x" is no relay address
+    (tmp_path / "config.toml").write_text("bridge = 5\n")
+    with pytest.raises(UsageError):
+        load_config(tmp_path)
