@@ -243,3 +243,37 @@ def test_panic_wipe_erases_the_keys_and_removes_the_files(tmp_path: Path) -> Non
         unlock_profile(home, "real one")
     with pytest.raises(UsageError):
         safety.panic(home, wipe=True)
+
+
+# --- plaintext only where the person asks ----------------------------------------------------
+
+
+async def test_received_files_stay_encrypted_until_saved_where_asked(tmp_path: Path) -> None:
+    net = MemoryNetwork()
+    relays = [net.add_relay(4500)]
+    alice = Client.create(tmp_path / "a", "pa", name="Alice", relays=relays, network=net)
+    bob = Client.create(tmp_path / "b", "pb", name="Bob", relays=relays, network=net)
+    await bob.accept(await alice.invite(), alias="Alice")
+    await alice.sync()
+    leaflet = tmp_path / "leaflet.txt"
+    leaflet.write_bytes(b"where and when")
+    await bob.send_file("Alice", leaflet)
+    assert alice.config.downloads is None
+    [got] = await alice.sync()
+    assert got.file == "leaflet.txt", "no decrypted copy was written anywhere"
+    with pytest.raises(UsageError, match="no received file"):
+        safety.save_attachment(alice.profile.db, "ffffffff", tmp_path / "out")
+    with pytest.raises(UsageError, match="4 hex digits"):
+        safety.save_attachment(alice.profile.db, "zz", tmp_path / "out")
+    path = safety.save_attachment(alice.profile.db, got.id[:8], tmp_path / "out")
+    assert path.parent == tmp_path / "out" and path.read_bytes() == b"where and when"
+    assert alice.history("Bob")[-1].file == str(path)
+    await alice.close()
+    await bob.close()
+
+
+def test_the_store_keeps_temporary_tables_in_memory(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "s.db", b"\x06" * 32)
+    assert db.one("PRAGMA temp_store")[0] == 2
+    assert db.one("PRAGMA secure_delete")[0] == 1
+    db.close()

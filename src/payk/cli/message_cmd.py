@@ -3,8 +3,10 @@
 Strategy: thin handlers over ``payk.client.Client`` (see ``profile_cmd`` for unlocking and
 warnings). ``--json`` output is the CLI.md contract: ``send`` gives ``{"id", "paths"}``,
 ``sync`` and ``history`` give ``{"messages": [...]}``, ``listen`` prints one message object per
-line. Files larger than 1 MB get a progress bar on stderr. Received files are saved to
-``--save DIR`` (default: the downloads folder), never into the profile folder.
+line. Files larger than 1 MB get a progress bar on stderr. A decrypted copy of a received
+file is written only where the person asks: ``--save DIR`` or the ``downloads`` setting (and
+later ``payk save ID DIR``); otherwise it stays in the encrypted store. Never into the profile
+folder.
 """
 
 from __future__ import annotations
@@ -61,7 +63,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _save_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--save", type=Path, metavar="DIR", help="where received files go (default: Downloads/payk)"
+        "--save",
+        type=Path,
+        metavar="DIR",
+        help="write decrypted copies of received files here (default: the downloads setting "
+        "in config.toml; without one they stay only in the encrypted store: payk save ID DIR)",
     )
 
 
@@ -192,8 +198,10 @@ def render_message(message: Message) -> RenderableType:
     if message.file_name is not None:
         size = f" ({message.file_size:,} bytes)" if message.file_size is not None else ""
         line.append(f"📎 {message.file_name}{size}", style="underline")
-        if not message.outgoing and message.file:
+        if not message.outgoing and message.file and message.file != message.file_name:
             line.append(f" saved to {message.file}", style="dim")
+        elif not message.outgoing and message.status == "received":
+            line.append(f" kept encrypted: payk save {message.id[:8]} DIR", style="dim")
     status = _STATUS.get(message.status, message.status)
     if status:
         line.append(f"  {status}", style="dim")

@@ -1,4 +1,4 @@
-"""``payk disappear``, ``lock``, ``panic``, ``duress set``: safety on a seized device.
+"""``payk disappear``, ``save``, ``lock``, ``panic``, ``duress set``: safety on a seized device.
 
 Strategy: thin handlers over ``payk.client.disappearing`` (conversation timers),
 ``payk.client.safety`` (lock and panic, which need no passphrase so they work in a hurry and
@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "duration", nargs="?", help="30s, 10m, 1h, 2d, 1w, or off (omit to show the timer)"
     )
     timer.set_defaults(handler=_disappear)
+    save = sub.add_parser(
+        "save", help="write a decrypted copy of a received file to a folder you choose"
+    )
+    save.add_argument("id", help="the message id (at least its first 4 hex digits)")
+    save.add_argument("folder", type=Path, help="where the copy goes")
+    save.set_defaults(handler=_save)
     lock = sub.add_parser(
         "lock", help="make running payk processes (listen, tui) drop their keys; no passphrase"
     )
@@ -85,6 +91,15 @@ def _disappear(args: argparse.Namespace, out: Output) -> int:
         else:
             setting = await disappearing.set_timer(client, args.contact, seconds)
         out.emit(setting.as_json(), render_timer(setting))
+        return 0
+
+    return run(args, out, body)
+
+
+def _save(args: argparse.Namespace, out: Output) -> int:
+    async def body(client: Client) -> int:
+        path = safety.save_attachment(client.profile.db, args.id, args.folder)
+        out.emit({"id": args.id, "file": str(path)}, Text(f"✓ saved to {path}"))
         return 0
 
     return run(args, out, body)

@@ -442,9 +442,10 @@ class Client:
 
     async def _after_receive(self, result: InboxResult) -> list[Message]:
         db = self.profile.db
-        for rowid in result.files:
+        folder = self.config.downloads  # decrypted copies only where the person asked
+        for rowid in result.files if folder is not None else ():
             try:
-                files.save_copy(db, rowid, self.config.downloads_dir())
+                files.save_copy(db, rowid, folder)  # type: ignore[arg-type]
             except StorageError as exc:
                 self.warnings.append(str(exc))
         paths = _paths_by_row(result)

@@ -31,8 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from payk.client import files
 from payk.client.store.header import erase_header
 from payk.client.store.layout import KEY_FILE, LOCK_FILE, payk_files
+from payk.client.store.sqlcipher import Database
 from payk.errors import AuthenticationError, StorageError, UsageError
 from payk.protocol import primitives
 
@@ -46,6 +48,7 @@ __all__ = [
     "Panic",
     "lock",
     "panic",
+    "save_attachment",
     "until_locked",
     "write_note",
 ]
@@ -192,3 +195,27 @@ def panic(home: Path, *, wipe: bool = False) -> Panic:
     with contextlib.suppress(OSError):
         home.rmdir()  # only if nothing else is in it
     return Panic(locked=True, wiped=True, removed=removed)
+
+
+def save_attachment(db: Database, message_id: str, folder: Path) -> Path:
+    """Write a decrypted copy of a received file to ``folder``, the place the person chose.
+
+    Received files stay only in the encrypted store unless ``--save DIR`` or the
+    ``downloads`` setting asks for copies; this is the way to take one out later.
+
+    Raises:
+        UsageError: no received file has an id starting with ``message_id``, or several do.
+        StorageError: the folder cannot be written.
+    """
+    prefix = message_id.strip().lower()
+    if len(prefix) < 4 or any(ch not in "0123456789abcdef" for ch in prefix):
+        raise UsageError("give at least the first 4 hex digits of the message id")
+    rows = db.query(
+        "SELECT m.rowid_ FROM messages m JOIN file_data d ON d.message = m.rowid_ "
+        "WHERE lower(hex(m.msg_id)) LIKE ?",
+        (prefix + "%",),
+    )
+    if len(rows) != 1:
+        found = "no received file" if not rows else "several received files"
+        raise UsageError(f"{found} with an id starting {prefix}")
+    return files.save_copy(db, int(rows[0][0]), folder)

@@ -82,6 +82,7 @@ class Database:
             "foreign_keys = ON",
             "busy_timeout = 5000",
             "secure_delete = ON",
+            "temp_store = MEMORY",  # sorts and temporary tables never reach a temp file
         ):
             self._conn.execute(f"PRAGMA {pragma}")
 
