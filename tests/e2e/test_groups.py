@@ -108,3 +108,29 @@ def test_relay_injecting_a_membership_op_is_caught(
     assert "rejected an operation sealed in epoch 1, not 2" in result.stderr
     assert "rejected a feed entry (op) that does not authenticate" in result.stderr
     assert bob("group", "members", "Union").data["status"] == "member"
+
+
+def test_poll_vote_tally_and_event(trio: tuple[Payk, Payk, Payk]) -> None:
+    alice, bob, _ = trio
+    alice("group", "create", "Union")
+    _admit(alice, bob, "Bob")
+    poll = alice("group", "poll", "Union", "Strike on Monday?", "yes", "no").data["poll"]
+    assert _texts(bob.sync()) == [("Alice", "[poll] Strike on Monday? 1. yes / 2. no")]
+    bob("group", "vote", "Union", poll[:8], "2")
+    bob("group", "vote", "Union", poll[:8], "1")  # a later vote replaces the first
+    alice("group", "vote", "Union", poll, "1")
+    tally = alice("group", "tally", "Union", poll[:8]).data
+    assert tally["question"] == "Strike on Monday?"
+    assert tally["options"] == [
+        {"option": "yes", "votes": 2, "voters": ["Alice", "Bob"]},
+        {"option": "no", "votes": 0, "voters": []},
+    ]
+    bad = bob("group", "vote", "Union", poll[:8], "3", check=False)
+    assert bad.code == 1 and "from 1 to 2" in bad.stderr
+
+    alice("group", "event", "Union", "March", "--at", "1", "--place", "the square")
+    result = bob("sync", "--save", str(bob.downloads))
+    assert [m["text"] for m in result.data["messages"]][-1].startswith("[event] March")
+    assert "reminder: March (Union)" in result.stderr
+    again = bob("sync", "--save", str(bob.downloads))
+    assert "reminder" not in again.stderr

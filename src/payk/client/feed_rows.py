@@ -12,15 +12,17 @@ from dataclasses import dataclass
 
 from payk.client.messages import Message
 from payk.client.store.sqlcipher import Database, Row
-from payk.errors import UsageError
+from payk.errors import RemoteProtocolError, UsageError
 from payk.net.relay import FeedCreds
 from payk.protocol import group_content as gc
 
 __all__ = [
     "FeedRow",
+    "Reminder",
     "by_name",
     "check_new_name",
     "describe",
+    "due_reminders",
     "feed_row",
     "history",
     "insert_row",
@@ -185,3 +187,41 @@ def history(db: Database, name: str, *, limit: int = 50) -> list[Message]:
         _SELECT + "WHERE m.group_ref = ? ORDER BY m.rowid_ DESC LIMIT ?", (row.id, limit)
     )
     return [_message(r) for r in reversed(rows)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reminder:
+    """An event whose reminder time has come."""
+
+    group: str
+    title: str
+    starts_at: int
+    place: str
+
+
+def due_reminders(db: Database, now: int) -> list[Reminder]:
+    """Events whose reminder time has passed, each reported once."""
+    due = []
+    with db.transaction():
+        for row in db.query(
+            "SELECT m.rowid_, m.data, g.name FROM group_messages m JOIN groups g "
+            "ON g.id = m.group_ref WHERE m.kind = 'event' AND m.status != 'reminded'"
+        ):
+            try:
+                item = gc.decode(bytes(row["data"]))
+            except RemoteProtocolError:
+                continue
+            if isinstance(item, gc.Event) and item.remind_at <= now:
+                due.append(
+                    Reminder(
+                        group=str(row["name"]),
+                        title=item.title,
+                        starts_at=item.starts_at,
+                        place=item.place,
+                    )
+                )
+                db.execute(
+                    "UPDATE group_messages SET status = 'reminded' WHERE rowid_ = ?",
+                    (row["rowid_"],),
+                )
+    return due

@@ -13,6 +13,7 @@ channels; channels are handled by ``payk.client.channels``.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -308,7 +309,15 @@ async def sync_all(client: Client) -> list[Message]:
                 rowids += await _sync_one(client, row.id)
         except NetworkError as exc:
             client.warnings.append(f"{row.kind} {row.name}: {exc}")
+    for due in feed_rows.due_reminders(db, client.clock()):
+        client.warnings.append(
+            f"reminder: {due.title} ({due.group}) at {_when(due.starts_at)}, {due.place}"
+        )
     return messages_by_rowid(db, rowids)
+
+
+def _when(timestamp: int) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 async def _push_and_read(client: Client, row_id: int) -> None:
