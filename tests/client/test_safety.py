@@ -277,3 +277,19 @@ def test_the_store_keeps_temporary_tables_in_memory(tmp_path: Path) -> None:
     assert db.one("PRAGMA temp_store")[0] == 2
     assert db.one("PRAGMA secure_delete")[0] == 1
     db.close()
+
+
+async def test_listen_alone_stops_on_a_lock_so_every_front_end_honours_it(tmp_path: Path) -> None:
+    net = MemoryNetwork()
+    client = Client.create(
+        tmp_path / "a", "pa", name="A", relays=[net.add_relay(4600)], network=net
+    )
+    await client.invite()
+    stream = client.listen()
+    pending = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0)
+    safety.panic(tmp_path / "a")
+    with pytest.raises(AuthenticationError, match="locked"):
+        await asyncio.wait_for(pending, timeout=10)
+    assert client.profile.pickle_key == b""
+    await client.close()

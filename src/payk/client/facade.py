@@ -19,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 
-from payk.client import contacts, disappearing, files, groups, invites, outbox
+from payk.client import contacts, disappearing, files, groups, invites, outbox, safety
 from payk.client.carry import flush_carried
 from payk.client.config import Config, load_config
 from payk.client.contacts import Contact
@@ -496,9 +496,10 @@ class Client:
         ]
         tasks.append(asyncio.create_task(self._flush_forever()))
         tasks.append(asyncio.create_task(disappearing.purge_forever(self)))
+        watch = safety.LockWatch(self.profile.home, self.profile.signal_key, self.profile.note)
         try:
             while True:
-                result = await queue.get()
+                result = await safety.next_unless_locked(queue, watch)  # payk lock: raises
                 while not queue.empty():  # one receipt for everything already waiting
                     result.merge(queue.get_nowait())
                 for message in await self._after_receive(result):
@@ -507,6 +508,8 @@ class Client:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if watch.tripped:
+                self.profile.forget_keys()
 
     async def _flush_forever(self) -> None:
         while True:

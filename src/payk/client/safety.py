@@ -42,11 +42,13 @@ if TYPE_CHECKING:
     from payk.client.facade import Client
 
 __all__ = [
+    "LOCKED",
     "NOTE_LEN",
     "WATCH_INTERVAL",
     "LockWatch",
     "Panic",
     "lock",
+    "next_unless_locked",
     "panic",
     "save_attachment",
     "until_locked",
@@ -58,6 +60,7 @@ WATCH_INTERVAL = 0.25
 _NONCE = 16
 _NOTE_LABEL = b"payk/v1/store/open-note"
 T = TypeVar("T")
+LOCKED = "the profile was locked; give the passphrase again to open it"
 
 
 def _mac(key: bytes, nonce: bytes) -> bytes:
@@ -116,11 +119,16 @@ class LockWatch:
         """Watch ``home``; ``seen`` is the note this process left when it opened the profile
         (default: whatever the file holds now), so a lock in between is not missed."""
         self.home = home
+        self.tripped = False
         self._key = signal_key
         self._seen = _read(home) if seen is None else seen
 
     def locked(self) -> bool:
         """Whether the profile was locked since the last check (or since the start)."""
+        self.tripped = self.tripped or self._check()
+        return self.tripped
+
+    def _check(self) -> bool:
         data = _read(self.home)
         if data == self._seen:
             return data is None and not (self.home / KEY_FILE).exists()
@@ -138,6 +146,23 @@ class LockWatch:
             if self.locked():
                 return
             await asyncio.sleep(WATCH_INTERVAL)
+
+
+async def next_unless_locked(queue: asyncio.Queue[T], watch: LockWatch) -> T:
+    """The next item of ``queue``, unless the profile is locked first.
+
+    Raises:
+        AuthenticationError: the profile was locked (``watch.tripped`` is then set).
+    """
+    getter = asyncio.ensure_future(queue.get())
+    locker = asyncio.ensure_future(watch.wait())
+    done, pending = await asyncio.wait({getter, locker}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    if getter in done:
+        return getter.result()
+    raise AuthenticationError(LOCKED)
 
 
 async def until_locked(client: Client, work: Awaitable[T]) -> T:
@@ -158,7 +183,7 @@ async def until_locked(client: Client, work: Awaitable[T]) -> T:
     await asyncio.gather(main, return_exceptions=True)
     await client.pool.close()
     client.profile.forget_keys()
-    raise AuthenticationError("the profile was locked; give the passphrase again to open it")
+    raise AuthenticationError(LOCKED)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
