@@ -10,7 +10,7 @@ import pytest
 
 from payk.client.facade import Client
 from payk.errors import IntegrityError
-from payk.evidence import layout, vault
+from payk.evidence import c2pa_copy, layout, vault
 from payk.evidence.capture import capture_file
 from payk.evidence.check import check_bundle, check_consistency
 from payk.evidence.keys import pem_to_public_key
@@ -75,6 +75,7 @@ def _members_of_a_sample_bundle() -> list[str]:
             for n in range(3)
             for part in ("file", "statement.json", "statement.sig", "proof.json", "private.json")
         ),
+        *(["ITEM0/c2pa", "ITEM2/c2pa"] if c2pa_copy.available() else []),
     ]
 
 

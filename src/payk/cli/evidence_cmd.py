@@ -63,6 +63,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export.add_argument(
         "--id", action="append", default=[], metavar="ID", help="only this item (repeatable)"
     )
+    export.add_argument(
+        "--no-c2pa",
+        action="store_true",
+        help="do not add C2PA-signed copies of images (added when payk[c2pa] is installed)",
+    )
     export.set_defaults(handler=_export)
     check = commands.add_parser(
         "verify", help="check every hash, signature and proof of a bundle (no profile needed)"
@@ -115,7 +120,11 @@ def _list(args: argparse.Namespace, out: Output) -> int:
 def _export(args: argparse.Namespace, out: Output) -> int:
     async def body(client: Client) -> int:
         built = export.export_bundle(
-            client.profile, now=client.clock(), ids=args.id, strip=args.strip_location
+            client.profile,
+            now=client.clock(),
+            ids=args.id,
+            strip=args.strip_location,
+            c2pa=not args.no_c2pa,
         )
         export.write_bundle(built.data, args.out)
         for warning in built.warnings:

@@ -11,8 +11,9 @@ manifest and its signature) with ``SHA256SUMS.sig``. Because each signed list is
 by the other, a change to any single member, signatures included, is named exactly by
 ``check``. With ``strip`` a JPEG is shared without its metadata segments (see ``jpeg``), which
 the statement's per-segment hashes still tie to the original; other files cannot be stripped
-and are reported in ``warnings``. Zip entries carry a fixed date, so bundles do not leak
-when they were written beyond ``created_at``.
+and are reported in ``warnings``. With a ``c2pa`` embedder (``payk[c2pa]``), each JPEG copy is
+also included with a C2PA manifest, under ``items/ID/c2pa/``. Zip entries carry a fixed
+date, so bundles do not leak when they were written beyond ``created_at``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Export:
     head: Signed | None
     strip: bool
     created_at: int
+    c2pa: Callable[[bytes, str], bytes | None] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,6 +140,9 @@ def _item(record: Record, export: Export) -> tuple[dict[str, Any], dict[str, byt
         files[f"{folder}private.json"] = record.private
     proof, origin = _proof(record, export, folder, files)
     files[f"{folder}proof.json"] = canonical(proof)
+    signed_copy = export.c2pa(data, record.name) if export.c2pa is not None else None
+    if signed_copy is not None:
+        files[f"{folder}c2pa/{record.name}"] = signed_copy
     entry = {
         "id": item_id,
         "name": record.name,
@@ -147,6 +152,7 @@ def _item(record: Record, export: Export) -> tuple[dict[str, Any], dict[str, byt
         "removed_segments": removed,
         "private": f"{folder}private.json" if f"{folder}private.json" in files else None,
         "origin": origin,
+        "c2pa": f"{folder}c2pa/{record.name}" if signed_copy is not None else None,
     }
     warning = None
     if export.strip and removed is None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from payk.errors import DecryptionError, IntegrityError
 from payk.evidence import jpeg, layout, merkle
+from payk.evidence.c2pa_copy import derives
 from payk.evidence.keys import key_id, pem_to_public_key
 from payk.evidence.statement import HEAD_TYPE, STATEMENT_TYPE, parse_json
 from payk.protocol.primitives import sha256, verify
@@ -422,6 +423,8 @@ class _Checker:
         if statement is None:
             return
         copy_ok = self._file(entry, statement)
+        if copy_ok:
+            self._c2pa(entry)
         self._private(entry, statement)
         proof = self._proof(folder, statement, item_head, own=entry.get("origin") is None)
         if proof is not None and copy_ok:
@@ -496,6 +499,15 @@ class _Checker:
             return True
         self.problem(f"{layout.describe(path)} does not derive from the original: {problem}", path)
         return False
+
+    def _c2pa(self, entry: dict[str, Any]) -> None:
+        path = entry.get("c2pa")
+        if path is None or path not in self.members:
+            return
+        if not derives(self.members[path], self.members[str(entry["file"])]):
+            self.problem(
+                f"{layout.describe(path)} is not the shared copy with a C2PA manifest added", path
+            )
 
     def _private(self, entry: dict[str, Any], statement: dict[str, Any]) -> None:
         path = entry.get("private")

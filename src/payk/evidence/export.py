@@ -14,7 +14,7 @@ from pathlib import Path
 
 from payk.client.profile import Profile
 from payk.errors import UsageError
-from payk.evidence import vault
+from payk.evidence import c2pa_copy, vault
 from payk.evidence.bundle import Built, Export, build
 
 __all__ = ["MAX_BUNDLE", "export_bundle", "read_bundle", "write_bundle"]
@@ -23,9 +23,12 @@ MAX_BUNDLE = 4 * 1024 * 1024 * 1024
 
 
 def export_bundle(
-    profile: Profile, *, now: int, ids: Sequence[str] = (), strip: bool = False
+    profile: Profile, *, now: int, ids: Sequence[str] = (), strip: bool = False, c2pa: bool = True
 ) -> Built:
     """A bundle of the whole vault (or of the items whose ids start with ``ids``).
+
+    With ``c2pa`` (the default) and ``c2pa-python`` installed, JPEG copies are also included
+    with a C2PA manifest embedded.
 
     Raises:
         UsageError: the vault is empty, or an id matches no item or several.
@@ -36,7 +39,12 @@ def export_bundle(
         raise UsageError("the vault is empty; add evidence first: payk evidence add FILE")
     identity = profile.identity()
     export = Export(
-        records=records, log=vault.leaves(db), head=vault.head(db), strip=strip, created_at=now
+        records=records,
+        log=vault.leaves(db),
+        head=vault.head(db),
+        strip=strip,
+        created_at=now,
+        c2pa=c2pa_copy.embedder(identity, now=now) if c2pa else None,
     )
     return build(export, key=identity.public.ed25519, sign=identity.sign)
 

@@ -76,6 +76,8 @@ def describe(path: str) -> str:
             return f"{path} ({_ITEM_PARTS[parts[2]]} of item {short})"
         if parts[2].startswith("file/"):
             return f"{path} (the file of item {short})"
+        if parts[2].startswith("c2pa/"):
+            return f"{path} (the C2PA-signed copy of item {short})"
     return path
 
 

@@ -36,6 +36,8 @@ this archive was unpacked (OpenSSL 3.0 or later, GNU coreutils, Python 3).
   items/ID/private.json   GPS position and device identifiers, committed to by the
                           statement's "private_sha256" (left out when stripped)
   items/ID/origin/        for items received from someone else: their key and tree head
+  items/ID/c2pa/NAME      (when present) the same copy with a C2PA manifest embedded, for
+                          C2PA tools (c2patool); it is the file above plus APP11 segments
 
 Compare the key in signer.pem (and in items/*/origin/signer.pem) with the key you expect
 from the person, through a channel you trust; every check below is relative to that key.

@@ -55,6 +55,7 @@ __all__ = [
     "self_signed_certificate",
     "sha256",
     "sign",
+    "signing_certificate_chain",
     "signing_key_generate",
     "signing_public_key",
     "spki_fingerprint",
@@ -173,6 +174,66 @@ def self_signed_certificate(
         serialization.NoEncryption(),
     )
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def signing_certificate_chain(
+    public_key: bytes, *, now: datetime.datetime, common_name: str
+) -> bytes:
+    """PEM certificates (leaf, then issuer) for an Ed25519 ``public_key`` held elsewhere.
+
+    For formats that demand X.509 (C2PA): the issuer is a throwaway CA whose private key is
+    discarded at once, so the chain vouches for nothing beyond "this key signed"; trust in
+    the key comes from payk itself (safety codes, signed statements).
+    """
+    from cryptography import x509  # imported here: x509 pulls in socket
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    ca_key = ed25519.Ed25519PrivateKey.generate()
+    leaf_key = ed25519.Ed25519PublicKey.from_public_bytes(public_key)
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    def usage(*, sign: bool) -> x509.KeyUsage:
+        return x509.KeyUsage(
+            digital_signature=sign, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=not sign,
+            crl_sign=not sign, encipher_only=False, decipher_only=False,
+        )  # fmt: skip
+
+    def base(subject: str, key: ed25519.Ed25519PublicKey) -> x509.CertificateBuilder:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(name(f"{common_name} (issuer)"))
+            .public_key(key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key), critical=False)
+        )
+
+    ca = (
+        base(f"{common_name} (issuer)", ca_key.public_key())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(usage(sign=False), critical=True)
+        .sign(ca_key, None)
+    )
+    leaf = (
+        base(common_name, leaf_key)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage(sign=True), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, None)
+    )
+    return leaf.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(
+        serialization.Encoding.PEM
+    )
 
 
 def spki_fingerprint(certificate: bytes) -> bytes:
