@@ -53,6 +53,9 @@ async def _http(port: int, request: bytes) -> None:
     writer.close()
 
 
+PACE = 0.0  # seconds between junk frames on one connection (0: as fast as answered)
+
+
 async def _frames(port: int, rng: random.Random) -> None:
     async with connect(
         f"wss://127.0.0.1:{port}/ws",
@@ -65,6 +68,7 @@ async def _frames(port: int, rng: random.Random) -> None:
         for _ in range(300):
             await ws.send(rng.randbytes(rng.randint(1, 600)))
             await ws.recv()
+            await asyncio.sleep(PACE)
 
 
 async def _one_kind(kind: int, port: int, rng: random.Random) -> None:
@@ -106,7 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--pace", type=float, default=0.0, help="seconds between frames")
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's priority")
     args = parser.parse_args(argv)
+    global PACE
+    PACE = args.pace
+    if args.nice:
+        os.nice(args.nice)  # the attacker's own CPU is not the relay's to defend
     print("ready", flush=True)
     counts = asyncio.run(run(args.port, args.seconds, args.connections))
     print(json.dumps(dict(counts)), flush=True)
