@@ -211,7 +211,7 @@ class _Checker:
         for n, entry in enumerate(entries if isinstance(entries, list) else []):
             try:
                 self._item(entry, key, head)
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            except (IntegrityError, KeyError, TypeError, ValueError, AttributeError, IndexError):
                 self.problem(
                     f"{layout.describe(layout.MANIFEST)}: the entry of item {n + 1} is malformed",
                     layout.MANIFEST,
@@ -369,6 +369,9 @@ class _Checker:
                 f"{layout.describe(path)} does not carry a valid signature", path, sig_path
             )
             return None
+        if not _well_formed_head(head):
+            self.problem(f"{layout.describe(path)} is malformed", path)
+            return None
         if key is not None and path == layout.HEAD:
             self.report.tree_size, self.report.root = int(head["size"]), str(head["root"])
         return head
@@ -458,7 +461,11 @@ class _Checker:
             return None
         body, signature = self.members[path], self.members[sig_path]
         if _sig_ok(key, body, signature):
-            statement = parse_json(body, path)
+            try:
+                statement = parse_json(body, path)
+            except IntegrityError as exc:
+                self.problem(str(exc), path)
+                return None
             if statement.get("type") != STATEMENT_TYPE or statement.get("id") != item_id:
                 self.problem(f"{layout.describe(path)} is the statement of another item", path)
                 return None
@@ -549,6 +556,13 @@ class _Checker:
             f"{str(statement['id'])[:12]} is {where}, its signed proof puts it at entry {index}",
             layout.LOG,
         )
+
+
+def _well_formed_head(head: dict[str, Any]) -> bool:
+    size, root = head.get("size"), head.get("root")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0 or not isinstance(root, str):
+        return False
+    return len(root) == 2 * merkle.HASH_LEN and all(c in "0123456789abcdef" for c in root)
 
 
 def _derived(data: bytes, statement: dict[str, Any], removed: list[int]) -> str | None:
