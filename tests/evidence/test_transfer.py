@@ -110,3 +110,25 @@ async def test_sending_needs_an_item_and_a_contact(
         await transfer.send_item(alice, "Bob", "abcdef")
     with pytest.raises(UsageError):
         await transfer.send_item(alice, "Nobody", records[0].id.hex())
+
+
+async def test_the_readme_commands_verify_a_received_item(
+    pair: tuple[Client, Client], tmp_path: Path
+) -> None:
+    import shutil
+
+    from tests.evidence.test_standard_tools import _run_readme
+
+    if not (shutil.which("openssl") and shutil.which("sha256sum")):
+        pytest.skip("needs openssl and sha256sum on the PATH")
+    alice, bob = pair
+    records = fill(alice, tmp_path)
+    await transfer.send_item(alice, "Bob", records[0].id.hex())
+    await bob.sync()
+    bundle = export_bundle(bob.profile, now=bob.clock()).data
+    done = _run_readme(bundle, tmp_path / "received")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        done.stdout.count("Signature Verified Successfully") == 4
+    )  # lists, origin head, statement
+    assert f"ok {records[0].id.hex()} azadi.jpg is entry 0 of 3" in done.stdout
