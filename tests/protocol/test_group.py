@@ -332,3 +332,21 @@ def test_random_group_envelopes_never_crash(kind: int, epoch: int, rest: bytes) 
     clone = type(member).from_bytes(member.to_bytes(), bytes(range(32)))
     events = clone.receive(_FUZZ_OWNER.identity, data)
     assert all(not hasattr(e, "plaintext") for e in events)
+
+
+def test_a_send_leaves_the_roster_untouched(trio: tuple[Feed, Person, Person, Person]) -> None:
+    from payk.protocol.group_member import GroupMember
+
+    feed, alice, bob, _ = trio
+    assert bob.member is not None
+    core, roster = bob.member.to_parts()
+    restored = GroupMember.from_parts(core, bob.member.roster_bytes(), bytes(range(32)))
+    feed.append(restored.send(bob.identity, b"\x00"))
+    assert restored.to_parts()[1] is None  # only ops rewrite the roster
+    assert alice.member is not None
+    feed.append(alice.member.remove(alice.identity, "carol", now=NOW))
+    restored.receive(bob.identity, feed.entries[-2])
+    assert restored.to_parts()[1] is not None
+    with pytest.raises(RemoteProtocolError):
+        GroupMember.from_parts(b"\xc1", b"", bytes(32))
+    del roster

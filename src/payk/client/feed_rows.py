@@ -43,6 +43,7 @@ class FeedRow:
     feed_id: bytes
     writer_seed: bytes | None
     state: bytes
+    roster: bytes
     next_offset: int
 
     @property
@@ -63,6 +64,7 @@ def feed_row(row: Row) -> FeedRow:
         feed_id=bytes(row["feed_id"]),
         writer_seed=bytes(seed) if seed is not None else None,
         state=bytes(row["state"]),
+        roster=bytes(row["roster"]),
         next_offset=int(row["next_offset"]),
     )
 

@@ -92,11 +92,14 @@ class Roster:
 
 def _load(client: Client, row_id: int) -> tuple[FeedRow, GroupMember]:
     row = feed_row(client.profile.db.one("SELECT * FROM groups WHERE id = ?", (row_id,)))
-    return row, GroupMember.from_bytes(row.state, client.profile.pickle_key)
+    return row, GroupMember.from_parts(row.state, row.roster, client.profile.pickle_key)
 
 
 def _save(db: Database, row_id: int, member: GroupMember, offset: int | None = None) -> None:
-    db.execute("UPDATE groups SET state = ? WHERE id = ?", (member.to_bytes(), row_id))
+    core, roster = member.to_parts()
+    db.execute("UPDATE groups SET state = ? WHERE id = ?", (core, row_id))
+    if roster is not None:
+        db.execute("UPDATE groups SET roster = ? WHERE id = ?", (roster, row_id))
     if offset is not None:
         db.execute("UPDATE groups SET next_offset = ? WHERE id = ?", (offset, row_id))
 
@@ -131,7 +134,7 @@ async def create(client: Client, name: str) -> str:
             relay=relay,
             feed_id=creds.feed_id,
             writer_seed=creds.writer_seed,
-            state=member.to_bytes(),
+            state=member.to_parts()[0],
             now=client.clock(),
         )
         feeds.enqueue(db, row_id, entries, None)
@@ -198,7 +201,7 @@ async def join(client: Client, text: str, *, alias: str | None = None) -> str:
             relay=link.relay,
             feed_id=creds.feed_id,
             writer_seed=creds.writer_seed,
-            state=member.to_bytes(),
+            state=member.to_parts()[0],
             now=client.clock(),
         )
         feeds.enqueue(db, row_id, [entry], None)
@@ -242,7 +245,7 @@ async def _operate(client: Client, name: str, make: _Make) -> int:
 def members(client: Client, name: str) -> Roster:
     """The group's members as the verified log says, and pending requests."""
     row = by_name(client.profile.db, name)
-    member = GroupMember.from_bytes(row.state, client.profile.pickle_key)
+    member = GroupMember.from_parts(row.state, row.roster, client.profile.pickle_key)
     me = client.profile.identity().public.ed25519
     state = member.state
     listed = [

@@ -31,6 +31,7 @@ from payk.protocol.group_log import GroupState, Member, Op, OpKind
 from payk.protocol.identity import Identity
 
 __all__ = [
+    "SEEN_WINDOW",
     "GroupEvent",
     "GroupMember",
     "JoinRequested",
@@ -42,6 +43,11 @@ __all__ = [
 ]
 
 Status = Literal["joining", "member", "removed", "left"]
+
+# Envelope ids remembered to refuse a replayed entry outright. Older replays are refused
+# anyway: an op no longer chains, a Megolm index is not above the last one seen, a second
+# session share for a sender and epoch is refused, and a known epoch key is ignored.
+SEEN_WINDOW = 4096
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,7 +104,7 @@ class _View(msgspec.Struct, kw_only=True):
     x25519: bytes
     status: Status = "joining"
     ready: bool = False
-    state: GroupState | None = None
+    epoch: int = 0
     epoch_keys: dict[int, bytes] = msgspec.field(default_factory=dict)
     verified: list[int] = msgspec.field(default_factory=list)
     log_keys: dict[int, bytes] = msgspec.field(default_factory=dict)
@@ -122,10 +128,21 @@ def _inbound_id(sender: bytes, epoch: int) -> str:
 class GroupMember:
     """A profile's group state. ``pickle_key`` seals the Megolm sessions it holds."""
 
-    def __init__(self, view: _View, pickle_key: bytes) -> None:
+    def __init__(self, view: _View, pickle_key: bytes, roster: bytes = b"") -> None:
         self._v = view
         self._key = pickle_key
-        self._seen = set(view.seen)
+        self._seen = dict.fromkeys(view.seen)  # insertion-ordered: the newest last
+        self._roster_raw = roster
+        self._roster: GroupState | None = None
+        self._dirty = False
+
+    def _state(self) -> GroupState | None:
+        if self._roster is None and self._roster_raw:
+            self._roster = log.decode_state(self._roster_raw)
+        return self._roster
+
+    def _set_state(self, state: GroupState) -> None:
+        self._roster, self._dirty, self._v.epoch = state, True, state.epoch
 
     # --- creating, storing -------------------------------------------------------------------
 
@@ -179,10 +196,28 @@ class GroupMember:
         x_private, _ = p.x25519_generate()
         return cls(_View(group=group, genesis=genesis, x25519=x_private), pickle_key)
 
+    def to_parts(self) -> tuple[bytes, bytes | None]:
+        """(keys and sessions, roster or None if unchanged since loading): what to store.
+
+        The roster grows with the group and changes only with ops, so a send or a message
+        received rewrites the small first part only. Megolm sessions are pickled inside.
+        """
+        self._v.seen = list(self._seen)[-SEEN_WINDOW:]
+        roster = None
+        if self._dirty and self._roster is not None:
+            roster = self._roster_raw = log.encode_state(self._roster)
+            self._dirty = False
+        return _encoder.encode(self._v), roster
+
+    def roster_bytes(self) -> bytes:
+        """The stored form of the roster (empty before the first op)."""
+        self.to_parts()
+        return self._roster_raw
+
     def to_bytes(self) -> bytes:
-        """Everything to store (Megolm sessions inside are pickled with the pickle key)."""
-        self._v.seen = sorted(self._seen)
-        return _encoder.encode(self._v)
+        """Everything in one piece (see :meth:`to_parts` for the split the client stores)."""
+        core, _ = self.to_parts()
+        return _encoder.encode((core, self._roster_raw))
 
     @classmethod
     def from_bytes(cls, data: bytes, pickle_key: bytes) -> GroupMember:
@@ -192,7 +227,20 @@ class GroupMember:
             RemoteProtocolError: damaged data.
         """
         try:
-            return cls(_view_decoder.decode(data), pickle_key)
+            core, roster = msgspec.msgpack.decode(data, type=tuple[bytes, bytes])
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+            raise RemoteProtocolError("a damaged group record") from exc
+        return cls.from_parts(core, roster, pickle_key)
+
+    @classmethod
+    def from_parts(cls, core: bytes, roster: bytes, pickle_key: bytes) -> GroupMember:
+        """Restore what :meth:`to_parts` stored (the roster is decoded when first needed).
+
+        Raises:
+            RemoteProtocolError: damaged data.
+        """
+        try:
+            return cls(_view_decoder.decode(core), pickle_key, roster)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
             raise RemoteProtocolError("a damaged group record") from exc
 
@@ -216,7 +264,7 @@ class GroupMember:
     @property
     def state(self) -> GroupState | None:
         """The verified roster and log head, once the first op was applied."""
-        return self._v.state
+        return self._state()
 
     @property
     def requests(self) -> dict[bytes, Member]:
@@ -238,7 +286,7 @@ class GroupMember:
         eid = entry.envelope.envelope_id
         if eid in self._seen:
             return [Rejected(reason="a replayed feed entry")]
-        self._seen.add(eid)
+        self._seen[eid] = None
         try:
             return self._dispatch(identity, entry)
         except DecryptionError:
@@ -278,7 +326,7 @@ class GroupMember:
         return self._v.epoch_keys.get(epoch)
 
     def _op(self, identity: Identity, entry: g.Entry) -> list[GroupEvent]:
-        state = self._v.state
+        state = self._state()
         expected = 1 if state is None else state.epoch
         if entry.epoch != expected:
             return [Rejected(reason=f"an operation sealed in epoch {entry.epoch}, not {expected}")]
@@ -292,7 +340,7 @@ class GroupMember:
             state = GroupState(group=self._v.group)
         author = state.members.get(log.decode_op(signed)[1].author)
         new, op = log.apply(state, signed)
-        self._v.state = new
+        self._set_state(new)
         self._after_op(identity, op, new)
         name = (author or op.member or Member(identity=b"", x25519=b"", name="?")).name
         return [MembershipChanged(op=op, author=name)]
@@ -310,7 +358,7 @@ class GroupMember:
             self._forget_keys()
 
     def _check_epoch_key(self, epoch: int) -> None:
-        state = self._v.state
+        state = self._state()
         key = self._v.epoch_keys.get(epoch)
         if state is None or key is None:
             return
@@ -332,7 +380,7 @@ class GroupMember:
         payload = g.open_wrap(entry, identity, self._v.x25519, group=self._v.group)
         if payload is None:
             return []
-        state = self._v.state
+        state = self._state()
         if state is not None and self._v.status == "member":
             author = state.members.get(payload.author)
             if author is None:
@@ -344,7 +392,7 @@ class GroupMember:
         return self._epoch_wrap(payload)
 
     def _epoch_wrap(self, payload: g.WrapPayload) -> list[GroupEvent]:
-        state, epoch = self._v.state, payload.epoch
+        state, epoch = self._state(), payload.epoch
         if state is not None and epoch in state.commits:
             if payload.author != state.epoch_authors.get(epoch):
                 return [
@@ -369,7 +417,7 @@ class GroupMember:
         return []
 
     def _join(self, identity: Identity, entry: g.Entry) -> list[GroupEvent]:
-        state = self._v.state
+        state = self._state()
         if state is None or state.role_of(identity.public.ed25519) not in log.ADMIN_ROLES:
             return []
         request = g.open_join(entry, state.invites, group=self._v.group)
@@ -381,7 +429,7 @@ class GroupMember:
         return [JoinRequested(member=member, invite=request.invite)]
 
     def _current(self, entry: g.Entry, what: str) -> tuple[GroupState, bytes] | Rejected:
-        state = self._v.state
+        state = self._state()
         key = self._epoch_key(entry.epoch)
         if state is None or key is None:
             raise DecryptionError()
@@ -454,18 +502,18 @@ class GroupMember:
         Raises:
             LocalProtocolError: we are not a member, or the epoch key has not arrived yet.
         """
-        state = self._v.state
-        key = self._epoch_key(state.epoch) if state is not None else None
-        if state is None or key is None or self._v.status != "member":
+        epoch = self._v.epoch  # the roster is not needed to send: it stays undecoded
+        key = self._epoch_key(epoch)
+        if key is None or self._v.status != "member":
             raise LocalProtocolError("not a member of this group (yet), or its key is pending")
         entries = []
-        if self._v.outbound_epoch != state.epoch:
+        if self._v.outbound_epoch != epoch:
             session = p.MegolmOutbound()
             entries.append(
                 g.seal_share(
                     identity,
                     session.session_key,
-                    epoch=state.epoch,
+                    epoch=epoch,
                     share=g.share_key(key, self._v.group),
                     group=self._v.group,
                     envelope_id=_eid(),
@@ -474,13 +522,13 @@ class GroupMember:
         else:
             session = p.MegolmOutbound.from_pickle(self._v.outbound, self._key)
         megolm = session.encrypt(plaintext)
-        self._v.outbound, self._v.outbound_epoch = session.pickle(self._key), state.epoch
+        self._v.outbound, self._v.outbound_epoch = session.pickle(self._key), epoch
         entries.append(
             g.seal_message(
                 identity.public.ed25519,
                 session.session_id,
                 megolm,
-                epoch=state.epoch,
+                epoch=epoch,
                 message=g.message_key(key, self._v.group),
                 group=self._v.group,
                 envelope_id=_eid(),
@@ -513,7 +561,7 @@ class GroupMember:
             LocalProtocolError: we are not a member.
             RemoteProtocolError: the op would be refused (the message says why).
         """
-        state = self._v.state
+        state = self._state()
         log_key = self._log_key(state.epoch) if state is not None else None
         if state is None or log_key is None or self._v.status != "member":
             raise LocalProtocolError("not a member of this group")
@@ -574,7 +622,8 @@ class GroupMember:
         Raises:
             UsageError: no member of that name.
         """
-        member = self._v.state.by_name(name) if self._v.state is not None else None
+        state = self._state()
+        member = state.by_name(name) if state is not None else None
         if member is None:
             raise UsageError(f"there is no member called {name!r}")
         return self.operate(identity, "remove", now=now, target=member.key)

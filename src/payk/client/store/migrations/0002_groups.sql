@@ -8,7 +8,8 @@ CREATE TABLE groups (
     relay       TEXT NOT NULL,            -- the relay holding the feed
     feed_id     BLOB NOT NULL,
     writer_seed BLOB,                     -- the feed's writer key (members, channel admins)
-    state       BLOB NOT NULL,            -- protocol state (GroupMember or channel keys)
+    state       BLOB NOT NULL,            -- protocol state (GroupMember keys, channel keys)
+    roster      BLOB NOT NULL DEFAULT x'', -- a group's verified roster (rewritten only by ops)
     next_offset INTEGER NOT NULL DEFAULT 0,
     created_at  INTEGER NOT NULL,
     UNIQUE (relay, feed_id)
