@@ -29,8 +29,6 @@ class AttackClass:
     pending: str | None = None  # the reason no test exists yet
 
 
-_CHANNELS_PENDING = "channels are not built yet (src/payk/protocol/channel.py)"
-
 CLASSES: tuple[AttackClass, ...] = (
     AttackClass(
         slug="kdf-input-deviation",
@@ -71,7 +69,6 @@ CLASSES: tuple[AttackClass, ...] = (
         slug="channel-ciphertext-confusion",
         title="Channel ciphertext confusion",
         models="Threema 2023 cross-protocol attack, between channel posts and other layers",
-        pending=_CHANNELS_PENDING,
     ),
     AttackClass(
         slug="identifier-confusion",
