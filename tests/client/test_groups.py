@@ -1,0 +1,134 @@
+"""Client groups over the in-memory relay twin, given feeds: names, roles, leave and re-key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from payk.client import groups
+from payk.client.facade import Client
+from payk.errors import InvitationError, RemoteProtocolError, UsageError
+from payk.net.memory import MemoryNetwork, MemoryRelayConnection
+from payk.net.relay import FeedCreds
+from payk.protocol import primitives
+
+_FEEDS: dict[bytes, list[bytes]] = {}
+
+
+async def _create_feed(self: MemoryRelayConnection) -> FeedCreds:
+    creds = FeedCreds(feed_id=primitives.random_bytes(16), writer_seed=primitives.random_bytes(32))
+    _FEEDS[creds.feed_id] = []
+    return creds
+
+
+async def _append(self: MemoryRelayConnection, feed: FeedCreds, envelope: bytes) -> int:
+    _FEEDS[feed.feed_id].append(envelope)
+    return len(_FEEDS[feed.feed_id]) - 1
+
+
+async def _read_feed(
+    self: MemoryRelayConnection, feed_id: bytes, *, offset: int, limit: int = 100
+) -> list[tuple[int, bytes]]:
+    entries = _FEEDS[feed_id][offset : offset + limit]
+    return [(offset + i, entry) for i, entry in enumerate(entries)]
+
+
+@dataclass
+class Trio:
+    alice: Client
+    bob: Client
+    carol: Client
+
+    @property
+    def all(self) -> list[Client]:
+        return [self.alice, self.bob, self.carol]
+
+
+@pytest.fixture
+async def trio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Trio]:
+    for name, fn in (("create_feed", _create_feed), ("append", _append), ("read_feed", _read_feed)):
+        monkeypatch.setattr(MemoryRelayConnection, name, fn, raising=False)
+    net = MemoryNetwork()
+    relay = net.add_relay(4000)
+    people = [
+        Client.create(tmp_path / n, "pass", name=n.title(), relays=[relay], network=net)
+        for n in ("alice", "bob", "carol")
+    ]
+    trio = Trio(*people)
+    await groups.create(trio.alice, "Union")
+    for joiner in (trio.bob, trio.carol):
+        await groups.join(joiner, await groups.invite(trio.alice, "Union"))
+        await groups.approve(trio.alice, "Union", joiner.name)
+        await groups.sync_all(joiner)
+    for person in people:
+        await groups.sync_all(person)
+    yield trio
+    for person in people:
+        await person.close()
+
+
+async def test_everyone_is_in_and_talks(trio: Trio) -> None:
+    for person in trio.all:
+        roster = groups.members(person, "Union")
+        assert roster.status == "member"
+        assert {(m.name, m.role) for m in roster.members} == {
+            ("Alice", "owner"),
+            ("Bob", "member"),
+            ("Carol", "member"),
+        }
+    sent = await trio.carol.send_text("Union", "hello")
+    assert sent.paths == 1
+    got = await trio.bob.sync()
+    assert [(m.conversation, m.sender, m.text) for m in got] == [("Union", "Carol", "hello")]
+    assert [m.text for m in trio.carol.history("Union")] == ["hello"]
+    assert trio.alice.warnings == [
+        "Bob asks to join Union: payk group approve 'Union' 'Bob'",
+        "Carol asks to join Union: payk group approve 'Union' 'Carol'",
+    ]
+    assert not [w for w in trio.bob.warnings + trio.carol.warnings if "rejected" in w]
+
+
+async def test_leave_is_followed_by_an_automatic_rekey(trio: Trio) -> None:
+    epoch = groups.members(trio.alice, "Union").epoch
+    await groups.leave(trio.carol, "Union")
+    assert groups.members(trio.carol, "Union").status == "left"
+    await groups.sync_all(trio.alice)  # the owner sees the leave and re-keys
+    assert groups.members(trio.alice, "Union").epoch == epoch + 1
+    await groups.sync_all(trio.bob)
+    await trio.bob.send_text("Union", "after carol left")
+    assert [m.text for m in await groups.sync_all(trio.alice)] == ["after carol left"]
+    assert await groups.sync_all(trio.carol) == []
+
+
+async def test_members_cannot_do_what_admins_do(trio: Trio) -> None:
+    with pytest.raises(RemoteProtocolError, match="not signed by an admin"):
+        await groups.invite(trio.bob, "Union")
+    with pytest.raises(RemoteProtocolError, match="not signed by an admin"):
+        await groups.remove(trio.bob, "Union", "Carol")
+    with pytest.raises(UsageError, match="no member called"):
+        await groups.remove(trio.alice, "Union", "Mallory")
+    with pytest.raises(UsageError, match="nobody called"):
+        await groups.approve(trio.alice, "Union", "Mallory")
+
+
+async def test_names_and_links_are_checked(trio: Trio) -> None:
+    with pytest.raises(UsageError, match="already used"):
+        await groups.create(trio.alice, "Union")
+    with pytest.raises(InvitationError):
+        await groups.join(trio.bob, "payk:groupnot-a-link")
+    link = await groups.invite(trio.alice, "Union")
+    with pytest.raises(UsageError, match="already belong"):
+        await groups.join(trio.bob, link)
+    with pytest.raises(UsageError, match="no group"):
+        groups.members(trio.alice, "Nope")
+
+
+async def test_a_removed_member_cannot_write(trio: Trio) -> None:
+    await groups.remove(trio.alice, "Union", "Carol")
+    await groups.sync_all(trio.carol)
+    assert groups.members(trio.carol, "Union").status == "removed"
+    with pytest.raises(UsageError, match="cannot write"):
+        await trio.carol.send_text("Union", "still here?")
