@@ -101,30 +101,51 @@ def main(argv: list[str] | None = None) -> int:
         "--only", nargs="*", choices=AREAS, help="run only these areas (prints, writes nothing)"
     )
     parser.add_argument("--no-write", action="store_true", help="print, do not write docs")
+    parser.add_argument(
+        "--render", action="store_true", help="measure nothing: redraw the page from the last run"
+    )
     args = parser.parse_args(argv)
-    quick = not args.full
-    mode = "quick" if quick else "full"
-    machine = _machine()
-    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="payk-bench-") as tmp:
-        for area in args.only or AREAS:
-            print(f"bench: {area} ...", file=sys.stderr, flush=True)
-            results[area] = _run_area(area, quick, Path(tmp))
-            print(f"bench: {area} {_status(results[area])}", file=sys.stderr, flush=True)
+    mode = "full" if args.full else "quick"
+    saved = ROOT / "bench" / "results" / f"{mode}.json"
+    if args.render:
+        payload = json.loads(saved.read_text())
+    else:
+        payload = {
+            "mode": mode,
+            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": _machine(),
+            "results": _run_all(args.only or AREAS, quick=not args.full),
+        }
     if args.no_write or args.only:  # a partial run never replaces the page of a whole one
-        print(render(results, mode=mode, machine=machine, date=date, plots=[]))
+        print(_page(payload, plots=[]))
         return 0
-    out_dir = ROOT / "bench" / "results"
-    out_dir.mkdir(exist_ok=True)
-    payload = {"mode": mode, "date": date, "machine": machine, "results": results}
-    (out_dir / f"{mode}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    text = render(results, mode=mode, machine=machine, date=date, plots=_plots(results))
-    (ROOT / "docs" / "benchmarks.md").write_text(text)
-    for goal, value, verdict in headline(results):
+    saved.parent.mkdir(exist_ok=True)
+    saved.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    (ROOT / "docs" / "benchmarks.md").write_text(_page(payload, _plots(payload["results"])))
+    for goal, value, verdict in headline(payload["results"]):
         shown = "-" if value is None else f"{value:.3g}x"
         print(f"bench: {goal.name}: {shown} (goal >= {goal.target:g}x) {verdict}", file=sys.stderr)
     return 0
+
+
+def _run_all(areas: tuple[str, ...] | list[str], *, quick: bool) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="payk-bench-") as tmp:
+        for area in areas:
+            print(f"bench: {area} ...", file=sys.stderr, flush=True)
+            results[area] = _run_area(area, quick, Path(tmp))
+            print(f"bench: {area} {_status(results[area])}", file=sys.stderr, flush=True)
+    return results
+
+
+def _page(payload: dict[str, Any], plots: list[Path]) -> str:
+    return render(
+        payload["results"],
+        mode=payload["mode"],
+        machine=payload["machine"],
+        date=payload["date"],
+        plots=plots,
+    )
 
 
 def _status(result: dict[str, Any]) -> str:

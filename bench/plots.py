@@ -128,6 +128,9 @@ def _numeric(point: dict[str, Any]) -> list[str]:
     return [k for k, v in point.items() if isinstance(v, int | float) and not isinstance(v, bool)]
 
 
+_COSTS = ("_us", "_ms", "seconds", "per_s")
+
+
 def _groups(results: dict[str, Any]) -> Figure | None:
     curves = _curves(results.get("groups"))
     if not curves:
@@ -135,9 +138,12 @@ def _groups(results: dict[str, Any]) -> Figure | None:
     fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4), squeeze=False)
     for ax, (name, points) in zip(axes[0], curves, strict=True):
         keys = _numeric(points[0])
-        for y in keys[1:]:
+        ys = [k for k in keys[1:] if any(c in k for c in _COSTS)] or keys[1:]
+        for y in ys:
             ax.plot([p[keys[0]] for p in points], [p.get(y) for p in points], marker="o", label=y)
         ax.set_xlabel(keys[0])
+        ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
         ax.set_title(name)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")

@@ -69,7 +69,11 @@ _COST_HINTS = ("_ms", "_us", "seconds", "cost")
 
 
 def group_flatness(results: dict[str, Any]) -> float | None:
-    """Send cost at the smallest group over the cost at the largest (1.0: perfectly flat)."""
+    """Send cost at the smallest group over the cost at the largest (1.0: perfectly flat).
+
+    The cost of a point is the sum of its cost-like columns (``_us``, ``_ms``, seconds), so
+    the protocol's part and the client's part around it count together.
+    """
     points = _send_curve(results.get("groups"))
     if not points:
         return None
@@ -78,10 +82,8 @@ def group_flatness(results: dict[str, Any]) -> float | None:
     if not numeric or not costs:
         return None
     ordered = sorted(points, key=lambda p: p[numeric[0]])
-    small, large = ordered[0].get(costs[0]), ordered[-1].get(costs[0])
-    if not isinstance(small, int | float) or not isinstance(large, int | float) or large <= 0:
-        return None
-    return float(small) / float(large)
+    small, large = (sum(float(p.get(k) or 0) for k in costs) for p in (ordered[0], ordered[-1]))
+    return small / large if large > 0 else None
 
 
 GOALS = (
@@ -159,7 +161,9 @@ def fmt(value: Any) -> str:
     """A figure as printed: four significant digits for floats."""
     if isinstance(value, bool) or not isinstance(value, float):
         return str(value)
-    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+    if abs(value) >= 1000:
+        return f"{value:.0f}"
+    if value != 0 and abs(value) < 1e-3:
         return f"{value:.3g}"
     return f"{value:.4g}"
 
@@ -221,11 +225,17 @@ def _section(title: str, data: Any) -> list[str]:
         lines += ["| figure | value |", "|---|---|"]
         lines += [f"| {k} | {_cell(scalars, k)} |" for k in _columns([scalars])]
         lines.append("")
-    rows = {k: v for k, v in data.items() if _flat(v) and not k.startswith("ratio")}
-    if len(rows) >= 2:
-        lines += [*_matrix(list(rows), list(rows.values()), title), ""]
+    shapes: dict[frozenset[str], dict[str, Any]] = {}
     for key, value in data.items():
-        if isinstance(value, dict | list) and (key not in rows or len(rows) < 2):
+        if _flat(value) and not key.startswith("ratio"):
+            shapes.setdefault(frozenset(value), {})[key] = value
+    tabled = set()
+    for rows in shapes.values():
+        if len(rows) >= 2:
+            lines += [*_matrix(list(rows), list(rows.values()), title), ""]
+            tabled |= set(rows)
+    for key, value in data.items():
+        if isinstance(value, dict | list) and key not in tabled:
             lines += _group(f"{title} / {key}", key, value)
     return lines
 
