@@ -18,9 +18,20 @@ from textual.pilot import Pilot
 
 from payk.tui import PaykApp
 from payk.tui.main_screen import MainScreen
-from tests.e2e.conftest import Payk, Relay, connect, people, relay, relays
+from tests.e2e.conftest import Payk, Relay, RelayFactory, connect, people, relay, relays
 
-__all__ = ["Payk", "Relay", "connect", "people", "relay", "relays", "running", "type_text", "until"]
+__all__ = [
+    "Payk",
+    "Relay",
+    "RelayFactory",
+    "connect",
+    "people",
+    "relay",
+    "relays",
+    "running",
+    "type_text",
+    "until",
+]
 
 WAIT = 30.0
 

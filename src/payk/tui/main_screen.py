@@ -11,6 +11,7 @@ their conversation was not open).
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar
 
 from rich.text import Text
@@ -52,13 +53,19 @@ class MainScreen(Screen[None]):
         Binding("ctrl+s", "verify", "Verify"),
         Binding("ctrl+o", "send_file", "File"),
         Binding("ctrl+r", "paths", "Relays"),
+        Binding("up", "move(-1)", "Previous conversation", show=False),
+        Binding("down", "move(1)", "Next conversation", show=False),
     ]
+
+    AUTO_FOCUS = "#composer"
 
     def __init__(self, client: Client) -> None:
         super().__init__()
         self.client = client
         self.current: Conversation | None = None
         self.unread: dict[str, int] = {}
+        self._list_lock = asyncio.Lock()
+        self._typing_focused = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -75,7 +82,8 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.app.sub_title = self.client.name
-        self.refresh_local()
+        self.open(None)
+        self.call_next(self.refresh_local)
         self.set_interval(REFRESH_SECONDS, self.refresh_local)
         self.set_interval(PROBE_SECONDS, self.probe)
         self.listen()
@@ -83,26 +91,38 @@ class MainScreen(Screen[None]):
 
     # --- reading the local store -----------------------------------------------------------
 
-    def refresh_local(self) -> None:
+    async def refresh_local(self) -> None:
         """Re-read conversations and the open thread from the store (no network)."""
-        self._refresh_list()
+        await self._refresh_list()
         self._refresh_thread()
 
-    def _refresh_list(self) -> None:
-        found = convs.conversations(self.client)
-        view = self.query_one("#conversations", ListView)
-        items = [item for item in view.children if isinstance(item, ConversationItem)]
+    async def _refresh_list(self) -> None:
+        async with self._list_lock:  # the timer and an arrival may both redraw the list
+            await self._redraw_list(convs.conversations(self.client))
+
+    async def _redraw_list(self, found: list[Conversation]) -> None:
+        items = list(self.query(ConversationItem))
         if [item.conversation for item in items] == found:
+            return
+        if [item.conversation.name for item in items] == [c.name for c in found]:
+            for item, conversation in zip(items, found, strict=True):
+                item.set_conversation(conversation)
+            self._retitle(found)
             return
         wanted = self.current.name if self.current else None
         index = next((i for i, c in enumerate(found) if c.name == wanted), 0)
-        view.clear()
-        view.extend(ConversationItem(c, self.unread.get(c.name, 0)) for c in found)
-        if found:
-            view.index = index
-            self.open(found[index])
-        else:
-            self.open(None)
+        view = self.query_one("#conversations", ListView)
+        await view.clear()
+        await view.extend(ConversationItem(c, self.unread.get(c.name, 0)) for c in found)
+        view.index = index if found else None
+        self.open(found[index] if found else None)
+
+    def _retitle(self, found: list[Conversation]) -> None:
+        """The open conversation changed in place (its verification mark)."""
+        for conversation in found:
+            if self.current is not None and conversation.name == self.current.name:
+                self.current = conversation
+                self.query_one("#thread-title", Label).update(_title(conversation))
 
     def _refresh_thread(self) -> None:
         thread = self.query_one("#thread", ThreadView)
@@ -120,6 +140,9 @@ class MainScreen(Screen[None]):
         self.current = conversation
         composer = self.query_one("#composer", Input)
         composer.disabled = conversation is None
+        if conversation is not None and not self._typing_focused:
+            self._typing_focused = True  # once: the first conversation is ready to type in
+            composer.focus()
         self.query_one("#thread-title", Label).update(_title(conversation))
         if conversation is not None:
             self.unread.pop(conversation.name, None)
@@ -134,8 +157,11 @@ class MainScreen(Screen[None]):
     # --- events ----------------------------------------------------------------------------
 
     def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
-        if isinstance(event.item, ConversationItem) and event.item.conversation != self.current:
-            self.open(event.item.conversation)
+        item = event.item
+        if not isinstance(item, ConversationItem) or not item.is_attached:
+            return
+        if self.current is None or item.conversation.name != self.current.name:
+            self.open(item.conversation)
 
     def on_list_view_selected(self, event: ListView.Selected) -> None:
         if isinstance(event.item, ConversationItem):
@@ -147,6 +173,13 @@ class MainScreen(Screen[None]):
             return
         event.input.value = ""
         self.send_text(self.current, event.value)
+
+    def action_move(self, step: int) -> None:
+        """Open the previous or next conversation (from the composer, too)."""
+        view = self.query_one("#conversations", ListView)
+        count = len(view.children)
+        if count:
+            view.index = max(0, min(count - 1, (view.index or 0) + step))
 
     # --- dialogs ---------------------------------------------------------------------------
 
@@ -162,11 +195,11 @@ class MainScreen(Screen[None]):
         """Accept an invitation link."""
         self.app.push_screen(AcceptScreen(self.client), self._after_accept)
 
-    def _after_accept(self, name: str | None) -> None:
+    async def _after_accept(self, name: str | None) -> None:
         if name is None:
             return
         self.current = Conversation(kind="contact", name=name)
-        self._refresh_list()
+        await self._refresh_list()
         self.listen()
         sentence = f"{printable(name)} is now a contact; Ctrl+S compares safety codes."
         self.notify(sentence, markup=False)
@@ -178,9 +211,9 @@ class MainScreen(Screen[None]):
             return
         self.app.push_screen(SafetyScreen(self.client, self.current.name), self._after_verify)
 
-    def _after_verify(self, changed: bool | None) -> None:
+    async def _after_verify(self, changed: bool | None) -> None:
         if changed:
-            self._refresh_list()
+            await self._refresh_list()
 
     def action_send_file(self) -> None:
         """Send a file to the open conversation."""
@@ -213,13 +246,13 @@ class MainScreen(Screen[None]):
         """Stay connected to every relay; each message is shown as it is stored."""
         try:
             async for message in self.client.listen():
-                self.arrived(message)
+                await self.arrived(message)
         except PaykError as exc:
             self.notify(str(exc), title="Not listening", severity="error", markup=False)
 
-    def arrived(self, message: Message) -> None:
+    async def arrived(self, message: Message) -> None:
         """A message was stored: show it, or count it as unread."""
-        self._refresh_list()
+        await self._refresh_list()
         if self.current is not None and message.conversation == self.current.name:
             self._refresh_thread()
             return

@@ -1,10 +1,12 @@
-"""Path status: which relays answer now, what waits in the outbox, and recent warnings.
+"""Path status: which relays answer now, over which routes, what waits, recent warnings.
 
 Strategy: ``relay_states`` asks the client's relay pool for a connection to every relay of the
-profile, all at once (one dead relay costs only its timeout and never delays the others); a
-relay is up when the pool holds an open connection to it. The dialog runs that probe in a
-``@work`` coroutine when it opens and again on request; the main screen runs it every few
-seconds for the one-line summary under the conversation list.
+profile, all at once (one dead relay costs only its timeout and never delays the others). A
+relay is up while the pool holds a connection with at least one open route (direct, SOCKS5,
+obfs4 bridge or a forwarding relay); a connection found dead is dropped and opened again, so a
+relay that came back shows as up. The routes' last outcomes come from
+``payk.client.paths.path_report``. The dialog runs the probe in a ``@work`` coroutine when it
+opens and on request; the main screen runs it every few seconds for its one-line summary.
 """
 
 from __future__ import annotations
@@ -21,12 +23,24 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from payk.client.config import Config
 from payk.client.facade import Client
+from payk.client.paths import PathOutcome, path_report
 from payk.tui.render import printable
 
-__all__ = ["PathsScreen", "RelayState", "relay_states", "render_states", "short_relay", "summary"]
+__all__ = [
+    "PathsScreen",
+    "RelayState",
+    "relay_states",
+    "render_routes",
+    "render_states",
+    "short_relay",
+    "summary",
+    "transport_line",
+]
 
 WARNINGS_SHOWN = 3
+LAN_HINT = "Nearby devices and files carried by hand: payk lan sync, payk bundle export/import."
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,10 +59,21 @@ async def relay_states(client: Client) -> list[RelayState]:
 
 async def _probe(client: Client, relay: str) -> RelayState:
     link = await client.pool.link(relay)
-    if link is not None and not getattr(link, "closed", False):
+    if link is not None and not _alive(link):
+        await client.pool.drop(relay)  # dead: the next call connects again
+        link = await client.pool.link(relay)
+    if link is not None and _alive(link):
         return RelayState(relay=relay, up=True)
     error = client.pool.errors.get(relay)
     return RelayState(relay=relay, up=False, error=str(error) if error else "not connected")
+
+
+def _alive(link: object) -> bool:
+    """An open connection, or a bundle of routes (``MultiLink``) with one open route."""
+    routes = getattr(link, "paths", None)
+    if routes is not None:
+        return any(route.link is not None and _alive(route.link) for route in routes)
+    return not getattr(link, "closed", False)
 
 
 def short_relay(address: str) -> str:
@@ -64,6 +89,29 @@ def summary(states: list[RelayState], pending: int) -> str:
     up = sum(state.up for state in states)
     line = f"● {up}/{len(states)} relays up"
     return line + (f" · {pending} waiting" if pending else "")
+
+
+def transport_line(config: Config) -> str:
+    """How this profile reaches relays (``config.toml`` or the command line)."""
+    parts = ["through SOCKS5 " + config.proxy if config.proxy else "direct"]
+    if config.bridge:
+        parts.append("over an obfs4 bridge")
+    if config.via:
+        parts.append("also forwarded via " + short_relay(config.via))
+    return "Routes: " + ", ".join(parts) + "."
+
+
+def render_routes(outcomes: list[PathOutcome]) -> Text:
+    """The last outcome of every route tried in this session."""
+    out = Text()
+    for outcome in outcomes:
+        out.append("✓ " if outcome.ok else "✗ ", style="bold")
+        out.append(f"{outcome.path} → {short_relay(outcome.relay)}")
+        if outcome.error:
+            out.append(f"  {printable(outcome.error)}", style="dim")
+        out.append("\n")
+    out.rstrip()
+    return out
 
 
 def render_states(states: list[RelayState]) -> Text:
@@ -95,8 +143,11 @@ class PathsScreen(ModalScreen[None]):
         with Vertical(id="box"):
             yield Label("Paths", classes="heading")
             yield Static("Checking every relay…", id="relay-states", classes="relay")
+            yield Label(transport_line(self.client.config), id="transport", classes="hint")
+            yield Static("", id="routes", classes="hint")
             yield Label("", id="outbox", classes="hint")
             yield Static("", id="warnings", classes="hint")
+            yield Label(LAN_HINT, classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Check again", id="check")
                 yield Button("Close", id="close", variant="primary")
@@ -125,6 +176,7 @@ class PathsScreen(ModalScreen[None]):
         self.client.pool.forget_errors()
         states = await relay_states(self.client)
         self.query_one("#relay-states", Static).update(render_states(states))
+        self.query_one("#routes", Static).update(render_routes(path_report(self.client)))
         pending = self.client.pending()
         self.query_one("#outbox", Label).update(
             f"Outbox: {pending} envelope cop{'y' if pending == 1 else 'ies'} waiting for a relay."

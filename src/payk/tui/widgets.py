@@ -28,6 +28,11 @@ class ConversationItem(ListItem):
         self.conversation = conversation
         self.unread = unread
 
+    def set_conversation(self, conversation: Conversation) -> None:
+        """The same conversation with a new state (its verification mark)."""
+        self.conversation = conversation
+        self.label.update(conversation_label(conversation, self.unread))
+
     def set_unread(self, unread: int) -> None:
         """Show a new unread count."""
         self.unread = unread
