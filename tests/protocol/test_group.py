@@ -281,7 +281,16 @@ def test_state_round_trips_through_bytes(trio: tuple[Feed, Person, Person, Perso
 
 
 @pytest.mark.parametrize(
-    "name", ["group", "group_log", "group_member", "group_content", "group_link", "channel"]
+    "name",
+    [
+        "group",
+        "group_log",
+        "group_member",
+        "group_events",
+        "group_content",
+        "group_link",
+        "channel",
+    ],
 )
 def test_group_modules_export_what_they_define(name: str) -> None:
     import importlib

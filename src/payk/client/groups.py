@@ -279,7 +279,10 @@ async def send_content(
     row = by_name(db, name, kind=None)
     if row.kind == "channel":
         return await channels.post(client, row, item, text=text)
-    await _sync_one(client, row.id)
+    try:
+        await _sync_one(client, row.id)  # catch up first, so we send in the current epoch
+    except NetworkError as exc:
+        client.warnings.append(f"group {row.name}: {exc}; the message waits to be sent")
     now = client.clock()
     with db.transaction():
         row, member = _load(client, row.id)

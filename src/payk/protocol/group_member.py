@@ -18,15 +18,21 @@ with a Megolm index above every index seen from that session.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import msgspec
 
 from payk.errors import DecryptionError, LocalProtocolError, RemoteProtocolError, UsageError
 from payk.protocol import group as g
 from payk.protocol import group_log as log
 from payk.protocol import primitives as p
+from payk.protocol.group_events import (
+    GroupEvent,
+    JoinRequested,
+    MembershipChanged,
+    Received,
+    Rejected,
+    Rescan,
+    Status,
+)
 from payk.protocol.group_log import GroupState, Member, Op, OpKind
 from payk.protocol.identity import Identity
 
@@ -42,54 +48,10 @@ __all__ = [
     "Status",
 ]
 
-Status = Literal["joining", "member", "removed", "left"]
-
 # Envelope ids remembered to refuse a replayed entry outright. Older replays are refused
 # anyway: an op no longer chains, a Megolm index is not above the last one seen, a second
 # session share for a sender and epoch is refused, and a known epoch key is ignored.
 SEEN_WINDOW = 4096
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Received:
-    """A Megolm message from a member, decrypted and authenticated."""
-
-    sender: bytes
-    name: str
-    plaintext: bytes
-    epoch: int
-    index: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MembershipChanged:
-    """An op was applied (its author's name resolved at that point)."""
-
-    op: Op
-    author: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JoinRequested:
-    """Someone with an invite link asks to join (admins see these)."""
-
-    member: Member
-    invite: bytes
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Rejected:
-    """An entry that was refused, and why."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Rescan:
-    """The welcome and the epoch key arrived: read the feed again from its start."""
-
-
-GroupEvent = Received | MembershipChanged | JoinRequested | Rejected | Rescan
 
 
 class _Inbound(msgspec.Struct, kw_only=True):
