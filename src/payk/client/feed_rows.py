@@ -19,6 +19,7 @@ from payk.protocol import group_content as gc
 __all__ = [
     "FeedRow",
     "Reminder",
+    "all_rows",
     "by_name",
     "check_new_name",
     "describe",
@@ -74,6 +75,11 @@ def by_name(db: Database, name: str, kind: str | None = "group") -> FeedRow:
     if row is None or (kind is not None and row["kind"] != kind):
         raise UsageError(f"there is no {kind or 'group or channel'} called {name!r}")
     return feed_row(row)
+
+
+def all_rows(db: Database) -> list[FeedRow]:
+    """Every group and channel, by name (the terminal app's conversation list)."""
+    return [feed_row(r) for r in db.query("SELECT * FROM groups ORDER BY name COLLATE NOCASE")]
 
 
 def is_feed(db: Database, name: str) -> bool:
