@@ -293,3 +293,16 @@ async def test_listen_alone_stops_on_a_lock_so_every_front_end_honours_it(tmp_pa
         await asyncio.wait_for(pending, timeout=10)
     assert client.profile.pickle_key == b""
     await client.close()
+
+
+async def test_an_open_right_after_a_lock_waits_until_the_lock_was_seen(tmp_path: Path) -> None:
+    _create(tmp_path)
+    running = unlock_profile(tmp_path, "real one")
+    watch = safety.LockWatch(tmp_path, running.signal_key, running.note)
+    waiting = asyncio.ensure_future(watch.wait())
+    safety.lock(tmp_path)
+    reopened = await asyncio.to_thread(unlock_profile, tmp_path, "real one")
+    await asyncio.wait_for(waiting, timeout=5)
+    assert watch.tripped
+    reopened.close()
+    running.forget_keys()

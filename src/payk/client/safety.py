@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,10 +95,32 @@ def write_note(home: Path, signal_key: bytes) -> bytes:
 
     Returns the note, the baseline for this process's own ``LockWatch``.
     """
+    _let_a_lock_be_seen(home, signal_key)
     nonce = primitives.random_bytes(_NONCE)
     note = nonce + _mac(signal_key, nonce)
     _put(home, note)
     return note
+
+
+def _valid(data: bytes | None, key: bytes) -> bool:
+    if data is None or len(data) != NOTE_LEN or not key:
+        return False
+    return primitives.constant_time_equal(data[_NONCE:], _mac(key, data[:_NONCE]))
+
+
+def _let_a_lock_be_seen(home: Path, key: bytes) -> None:
+    """Wait until running processes have polled a lock written a moment ago.
+
+    Without this, a note written right after ``payk lock`` could replace the lock before a
+    running process of the same profile read it. A fresh note of our own profile needs no
+    wait; anything else younger than two polls does (at most half a second).
+    """
+    try:
+        age = time.time() - (home / LOCK_FILE).stat().st_mtime
+    except OSError:
+        return
+    if 0 <= age < 2 * WATCH_INTERVAL and not _valid(_read(home), key):
+        time.sleep(2 * WATCH_INTERVAL - age)
 
 
 def lock(home: Path) -> None:
@@ -132,10 +155,7 @@ class LockWatch:
         data = _read(self.home)
         if data == self._seen:
             return data is None and not (self.home / KEY_FILE).exists()
-        if data is None or len(data) != NOTE_LEN or not self._key:
-            return True
-        nonce, tag = data[:_NONCE], data[_NONCE:]
-        if not primitives.constant_time_equal(tag, _mac(self._key, nonce)):
+        if not _valid(data, self._key):
             return True
         self._seen = data
         return False
