@@ -156,7 +156,11 @@ class _ForwardLink:
 
 
 class MultiLink:
-    """Every path to one relay, behind the ``RelayLink`` operations the client uses."""
+    """Every path to one relay, behind the ``RelayConnection`` operations the client uses.
+
+    Only ``send`` goes over every path; everything else (mailboxes, feeds) needs the relay
+    itself and uses the transport path.
+    """
 
     def __init__(self, paths: Sequence[_Path], timeout: float) -> None:
         self.paths = list(paths)
@@ -210,6 +214,15 @@ class MultiLink:
 
     async def read_feed(self, feed_id: bytes, *, offset: int, limit: int = 100) -> Any:
         return await (await self._direct()).read_feed(feed_id, offset=offset, limit=limit)
+
+    async def unsubscribe(self, creds: Any) -> None:
+        await (await self._direct()).unsubscribe(creds)
+
+    async def forward(self, target: MailboxAddress, envelope: bytes) -> None:
+        await (await self._direct()).forward(target, envelope)
+
+    async def ping(self) -> None:
+        await (await self._direct()).ping()
 
     async def deliveries(self) -> AsyncIterator[Any]:
         async for delivery in (await self._direct()).deliveries():
