@@ -3,6 +3,7 @@ disappearing messages, lock, panic (lock down and wipe), and the duress passphra
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -41,20 +42,34 @@ def _snapshot(home: Path) -> dict[str, bytes]:
 
 def _decrypted_pages(path: Path, key: bytes) -> bytes:
     """Every page of a store file decrypted with its raw key: live rows and free pages alike."""
-    data, out = path.read_bytes(), []
-    for start in range(0, len(data) - PAGE + 1, PAGE):
-        page = data[start : start + PAGE]
-        body = page[16 : PAGE - RESERVE] if start == 0 else page[: PAGE - RESERVE]
-        iv = page[PAGE - RESERVE : PAGE - RESERVE + 16]
-        decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
-        out.append(decryptor.update(body) + decryptor.finalize())
+    data = path.read_bytes()
+    pages = range(0, len(data) - PAGE + 1, PAGE)
+    return b"".join(_decrypt(data[i : i + PAGE], key, first=i == 0) for i in pages)
+
+
+def _decrypt(page: bytes, key: bytes, *, first: bool) -> bytes:
+    body = page[16 : PAGE - RESERVE] if first else page[: PAGE - RESERVE]
+    iv = page[PAGE - RESERVE : PAGE - RESERVE + 16]
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    return decryptor.update(body) + decryptor.finalize()
+
+
+def _wal_pages(path: Path, key: bytes) -> bytes:
+    """Every frame of a write-ahead log decrypted, old page versions included."""
+    data = path.read_bytes() if path.exists() else b""
+    out, frame = [], 24 + PAGE
+    for start in range(32, len(data) - frame + 1, frame):
+        number = int.from_bytes(data[start : start + 4], "big")
+        out.append(_decrypt(data[start + 24 : start + frame], key, first=number == 1))
     return b"".join(out)
 
 
 def _store_plaintext(person: Payk, passphrase: str | None = None) -> bytes:
-    """The person's whole store file, decrypted page by page (the profile is closed)."""
+    """The person's store file and its write-ahead log, decrypted page by page."""
     keys = derive_keys(passphrase or person.passphrase, read_header(person.home / KEY_FILE))
-    return _decrypted_pages(person.home / DB_FILES[keys.slot], keys.database)
+    store = person.home / DB_FILES[keys.slot]
+    wal = store.with_name(store.name + "-wal")
+    return _decrypted_pages(store, keys.database) + _wal_pages(wal, keys.database)
 
 
 def _rows(person: Payk) -> bytes:
@@ -122,6 +137,27 @@ def test_a_two_second_message_disappears_from_both_profiles(
         assert secret.encode() not in pages, "deleted, and its pages overwritten"
         for path in _files(person.home):
             assert secret.encode() not in path.read_bytes()
+
+
+def test_a_running_listen_deletes_a_message_when_its_time_is_up(
+    relay: Relay, people: tuple[Payk, Payk]
+) -> None:
+    alice, bob = _two(relay, people)
+    listen = _listening(bob)
+    secret, kept = "leave by the back door", "kept while listening"
+    alice("send", "Bob", secret, "--expire", "2s")
+    alice("send", "Bob", kept)
+    assert listen.stdout is not None
+    assert [json.loads(listen.stdout.readline())["text"] for _ in range(2)] == [secret, kept]
+
+    def purged() -> bool:
+        pages = _store_plaintext(bob)  # read from outside: this opens no payk process
+        return kept.encode() in pages and secret.encode() not in pages
+
+    _until(purged, "the running listen to delete the message")
+    assert listen.poll() is None, "deleted by the running listen, not by a new process"
+    listen.terminate()
+    listen.communicate(timeout=WAIT)
 
 
 def test_a_conversation_timer_is_shown_to_both(relay: Relay, people: tuple[Payk, Payk]) -> None:

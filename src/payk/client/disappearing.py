@@ -9,7 +9,8 @@ a ``Timer`` control message over the pairwise session; the latest ``set_at`` win
 sides converge on the same setting, which both can show. ``purge`` deletes due messages (the
 store runs with ``secure_delete``, and cascades remove file data and outbox copies) and the
 copies of received files payk itself saved; it runs when a ``Client`` opens, before history is
-read, and every ``PURGE_INTERVAL`` seconds while ``listen`` runs. The relay's copy is gone as
+read, and every ``PURGE_INTERVAL`` seconds while ``listen`` runs; after deleting it folds the
+write-ahead log back, so no older version of a page keeps the text. The relay's copy is gone as
 soon as it was acknowledged, long before any timer ends.
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from payk.client import contacts, outbox
+from payk.client.store import layout
 from payk.client.store.sqlcipher import Database
 from payk.errors import UsageError
 from payk.protocol import content
@@ -208,6 +210,8 @@ def purge(db: Database, now: int) -> int:
         )
         for row in due:
             db.execute("DELETE FROM messages WHERE rowid_ = ?", (row[0],))
+    if due:  # old page versions stay in the write-ahead log until it is folded back
+        layout.checkpoint(db)
     for row in due:
         if not row[1] and row[2]:
             with contextlib.suppress(OSError):
