@@ -58,6 +58,8 @@ def test_a_decoy_takes_the_real_name_and_relays_by_default(tmp_path: Path) -> No
     _with_duress(tmp_path)
     decoy = unlock_profile(tmp_path, "decoy pass")
     assert (decoy.name, decoy.relays()) == ("Nasrin", [RELAY])
+    created = decoy.db.one("SELECT value FROM meta WHERE key = 'created_at'")[0]
+    assert created == 1, "as old as the real profile (created at 1), not set_duress's 2"
     assert decoy.identity().public != unlock_profile(tmp_path, "real pass").identity().public
     decoy.close()
 

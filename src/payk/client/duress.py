@@ -6,7 +6,8 @@ setting a duress passphrase changes what those hold, not what the folder looks l
 the unlocked real profile, ``set_duress`` creates a fresh profile (its own identity, the
 given name and relays) in a temporary store, pads it into the real store's size class, copies
 it over the noise file *in place* (same inode and creation time, so no new file appears), and
-seals its secret into the unused slot under the duress passphrase. The real profile keeps
+seals its secret into the unused slot under the duress passphrase. The decoy records the real
+profile's creation time as its own, so it looks as old as the folder. The real profile keeps
 the decoy's secret (inside its own encrypted store), so setting the duress passphrase again
 re-seals the same decoy under the new passphrase and keeps what the person put in it.
 
@@ -109,7 +110,7 @@ def _make_decoy(
     keys = keys_for(secret, 1 - profile.slot)
     db = Database.open(scratch, keys.database)
     try:
-        fill_new_store(db, keys.pickle, name=name, relays=relays, now=now)
+        fill_new_store(db, keys.pickle, name=name, relays=relays, now=_created_at(profile, now))
         layout.pad_own(db, scratch, profile.store_path)
     finally:
         db.close()
@@ -117,6 +118,12 @@ def _make_decoy(
         layout.write_over(profile.other_path, scratch)
     finally:
         _remove(scratch)
+
+
+def _created_at(profile: Profile, now: int) -> int:
+    """The real profile's creation time: a decoy must look as old as the folder's files."""
+    row = profile.db.one("SELECT value FROM meta WHERE key = 'created_at'")
+    return int(row[0]) if row is not None else now
 
 
 def _remove(path: Path) -> None:
