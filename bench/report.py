@@ -251,7 +251,10 @@ def _group(title: str, key: str, value: Any) -> list[str]:
         if len(entries) >= 1 and len(entries) == len(value):
             return [f"*{title}*", "", *_matrix(list(entries), list(entries.values()), key), ""]
     lines = [f"*{title}*", "", "| figure | value |", "|---|---|"]
-    lines += [f"| {k} | {fmt(v)} |" for k, v in _flatten(value)]
+    if _flat(value):
+        lines += [f"| {k} | {_cell(value, k)} |" for k in _columns([value])]
+    else:
+        lines += [f"| {k} | {fmt(v)} |" for k, v in _flatten(value)]
     return [*lines, ""]
 
 

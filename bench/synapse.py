@@ -13,9 +13,10 @@ keep-alive HTTP in threads, so Synapse is measured with no client crypto at all.
 
 payk runs the same pattern between two profiles through its durable relay with client crypto
 on both sides (``bench.client``'s relay and pairing helpers): N ``send_text`` calls awaited
-one after another while the receiver's ``listen`` yields them. The relay's CPU is read the
-same way. Figures are medians of the repeats with the spread; the headline is payk's
-messages/s over Synapse's.
+one after another in this process while the receiver, ``payk listen`` in its own process as
+on another device, prints them. The relay's CPU is read the same way. The repeats alternate
+between the two systems; figures are medians of the repeats with the spread, and the
+headline is the median of the per-pair ratios of payk's messages/s over Synapse's.
 """
 
 from __future__ import annotations
@@ -262,33 +263,72 @@ def _figures(count: int, seconds: float, cpu: float, latencies: list[float]) -> 
 
 
 async def _payk_burst(workdir: Path, count: int) -> dict[str, Any]:
-    """The same pattern between two payk profiles through one relay process."""
+    """The same pattern between two payk profiles, each in its own process, through one relay.
+
+    The sender runs in this process (``Client.send_text``); the receiver is ``payk listen``
+    in its own process, as on another device, and each line it prints is timed on arrival
+    here (``perf_counter`` is the system-wide monotonic clock).
+    """
     async with _payk_relay(workdir) as (pid, relay):
         sender, receiver = await payk_client._pair(workdir, relay)
+        await receiver.close()
         try:
-            stream = receiver.listen()
-            arrived: list[float] = []
-
-            async def collect() -> None:
-                for _ in range(count):
-                    await anext(stream)
-                    arrived.append(time.perf_counter())
-
-            collector = asyncio.ensure_future(collect())
-            cpu_before = cpu_seconds(pid)
-            sent_at = []
-            started = time.perf_counter()
-            for i in range(count):
-                sent_at.append(time.perf_counter())
-                await sender.send_text("Receiver", f"message {i}")
-            await asyncio.wait_for(collector, timeout=300)
-            cpu = cpu_seconds(pid) - cpu_before
-            await stream.aclose()
+            async with _listener(workdir / "r") as lines:
+                await _deliver(sender, lines, ["warm-up"])
+                bodies = [f"message {i}" for i in range(count)]
+                cpu_before = cpu_seconds(pid)
+                started = time.perf_counter()
+                sent_at, arrived = await _deliver(sender, lines, bodies)
+                cpu = cpu_seconds(pid) - cpu_before
         finally:
             await sender.close()
-            await receiver.close()
-    latencies = [(a - s) * 1000 for a, s in zip(arrived, sent_at, strict=True)]
-    return _figures(count, arrived[-1] - started, cpu, latencies)
+    latencies = [(arrived[b] - sent_at[b]) * 1000 for b in bodies]
+    return _figures(count, max(arrived.values()) - started, cpu, latencies)
+
+
+async def _deliver(
+    sender: Any, lines: asyncio.StreamReader, bodies: list[str]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Send each body in turn while the listener's lines are read; both sides' times."""
+    arrived: dict[str, float] = {}
+    expected = set(bodies)
+
+    async def collect() -> None:
+        while len(arrived) < len(expected):
+            line = await lines.readline()
+            if not line:
+                raise RuntimeError("payk listen stopped")
+            text = json.loads(line).get("text")
+            if text in expected:
+                arrived.setdefault(text, time.perf_counter())
+
+    collector = asyncio.ensure_future(collect())
+    sent_at = {}
+    for body in bodies:
+        sent_at[body] = time.perf_counter()
+        await sender.send_text("Receiver", body)
+    await asyncio.wait_for(collector, timeout=300)
+    return sent_at, arrived
+
+
+@contextlib.asynccontextmanager
+async def _listener(home: Path) -> AsyncIterator[asyncio.StreamReader]:
+    """``payk listen`` on the receiver's profile, its JSON lines as a stream."""
+    env = {**os.environ, "PAYK_PASSPHRASE": "r", "PYTHONUNBUFFERED": "1"}
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "payk", "--home", str(home), "--json", "listen"),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        if process.stdout is None:
+            raise RuntimeError("payk listen has no output")
+        yield process.stdout
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await process.wait()
 
 
 @contextlib.asynccontextmanager
@@ -324,26 +364,41 @@ def _median_with_spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def _paired(top: list[dict[str, Any]], bottom: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Median (and spread) of the per-repeat ratios: repeats ran back to back, in pairs."""
+    ratios = [a[key] / b[key] for a, b in zip(top, bottom, strict=True) if b[key]]
+    if not ratios:
+        return {"median": None}
+    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+
+
 async def run(quick: bool, workdir: Path) -> dict[str, Any]:
-    """Synapse and payk, the same message count; ``quick`` sends 100 per repeat, else 500."""
+    """Synapse and payk, the same message count; ``quick`` sends 100 per repeat, else 500.
+
+    The repeats alternate (Synapse, payk, Synapse, payk, ...) so that a change in the load of
+    the shared machine falls on both, and the headline is the median of the per-pair ratios.
+    """
     count, repeats = (100, 3) if quick else (500, 5)
+    matrix, payk = [], []
     with synapse(workdir / "synapse") as (proc, port, startup):
         await asyncio.to_thread(_synapse_burst, port, proc.pid, 10)  # warm-up
-        matrix = [
-            await asyncio.to_thread(_synapse_burst, port, proc.pid, count) for _ in range(repeats)
-        ]
-    payk = []
-    for n in range(repeats):
-        (workdir / f"payk-{n}").mkdir()
-        payk.append(await _payk_burst(workdir / f"payk-{n}", count))
-    synapse_fig, payk_fig = _median_with_spread(matrix), _median_with_spread(payk)
+        for n in range(repeats):
+            matrix.append(await asyncio.to_thread(_synapse_burst, port, proc.pid, count))
+            folder = workdir / f"payk-{n}"
+            folder.mkdir()
+            payk.append(await _payk_burst(folder, count))
+    speed = _paired(payk, matrix, "msgs_per_s")
+    cpu = _paired(matrix, payk, "server_cpu_ms_per_msg")
     return {
         "synapse_startup_s": startup,
-        "synapse": synapse_fig,
-        "payk": payk_fig,
+        "synapse": _median_with_spread(matrix),
+        "payk": _median_with_spread(payk),
         "ratios": {
-            "payk_over_synapse_msgs_per_s": payk_fig["msgs_per_s"] / synapse_fig["msgs_per_s"],
-            "synapse_over_payk_server_cpu_per_msg": synapse_fig["server_cpu_ms_per_msg"]
-            / max(payk_fig["server_cpu_ms_per_msg"], 1e-9),
+            "payk_over_synapse_msgs_per_s": speed["median"],
+            "payk_over_synapse_msgs_per_s_min": speed.get("min"),
+            "payk_over_synapse_msgs_per_s_max": speed.get("max"),
+            "synapse_over_payk_server_cpu_per_msg": cpu["median"],
+            "synapse_over_payk_server_cpu_per_msg_min": cpu.get("min"),
+            "synapse_over_payk_server_cpu_per_msg_max": cpu.get("max"),
         },
     }
