@@ -92,20 +92,25 @@ GOALS = (
         "payk messages/s over Synapse messages/s, one sender and one receiver, same count",
         _at("synapse", "ratios", "payk_over_synapse_msgs_per_s"),
         20.0,
-        "Profiled with py-spy (both payk clients in one process): the payk side is bound by "
-        "the clients, not the relay (relay CPU is about a tenth of Synapse's per message). "
-        "About 45% of the client process's samples sit in SQLCipher statements run on the "
-        "event loop thread, and each delivered message costs several separate durable "
-        "commits (`synchronous = FULL`): the sender's seal-and-queue transaction, the outbox "
-        "delete and the message status update after the relay accepts, the receiver's "
-        "store transaction, then the receipt's seal-and-queue, delete and update. With "
-        "`synchronous = NORMAL` (tried outside the code base, not adopted: durability of "
-        "ratchet state is a design choice) the same run is about 1.6x faster, still short of "
-        "20x; the rest is client crypto (ratchet state load/save as pickles per message, "
-        "seal, open) and the receipt sent back for every message. Closing the gap means "
-        "batching a burst's commits and receipts in the client, which is a change to the "
-        "shared client store and outbox, not a small local fix, so it is described here "
-        "and not made.",
+        "Profiled with py-spy and strace. The payk relay is not the limit: it spends about a "
+        "tenth of Synapse's server CPU per message (see the ratios below). The clients are: "
+        "every message costs the sender and the receiver several durable SQLCipher commits "
+        "(`synchronous = FULL`): the sender's seal-and-queue transaction, the outbox delete "
+        "and the status update once the relay accepted, the receiver's store transaction, "
+        "then a sealed receipt queued, sent, deleted, and opened and stored by the sender. "
+        "strace counts about nine fsync/fdatasync calls per delivered message across both "
+        "clients and the relay. Synapse makes more (about 13 per message) but in its "
+        "database thread pool, while payk's client runs its store on the event loop thread, "
+        "so each commit stalls that client entirely; about 45% of the client's py-spy "
+        "samples are SQLCipher statements. An fsync took about 4 ms on this shared machine "
+        "while other work was running, which is why this ratio swings with the machine's "
+        "load (about 3-4x when quiet, 1-2x when busy). With `synchronous = NORMAL` (tried "
+        "outside the code base, not adopted: the durability of ratchet state is a design "
+        "choice) a quiet run is about 1.6x faster, still far from 20x; the rest is client "
+        "crypto (ratchet state restored from and saved to pickles per message, seal, open, "
+        "the same again for each receipt). Closing the gap needs batching a burst's commits "
+        "and receipts and moving the store off the event loop: changes to the shared client "
+        "store and outbox, not a small local fix, so they are described here and not made.",
     ),
     Goal(
         "Relay vs bare forwarder",
