@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from payk.client import contacts, outbox
 from payk.client.store import layout
 from payk.client.store.sqlcipher import Database
-from payk.errors import UsageError
+from payk.errors import StorageError, UsageError
 from payk.protocol import content
 from payk.protocol.content import Content, FileOffer, Text, Timer
 
@@ -222,5 +222,6 @@ def purge(db: Database, now: int) -> int:
 async def purge_forever(client: Client) -> None:
     """Purge while a long-running client (``listen``, the TUI) is open."""
     while True:
-        purge(client.profile.db, client.clock())
+        with contextlib.suppress(StorageError):  # busy now: the next round tries again
+            purge(client.profile.db, client.clock())
         await asyncio.sleep(PURGE_INTERVAL)
