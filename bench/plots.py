@@ -144,7 +144,7 @@ def _groups(results: dict[str, Any]) -> Figure | None:
         ax.set_xlabel(keys[0])
         ax.set_xscale("log")
         ax.set_ylim(bottom=0)
-        ax.set_title(name)
+        ax.set_title(f"groups: {name.replace('_', ' ')} vs {keys[0]}")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
     return fig

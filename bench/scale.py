@@ -101,9 +101,9 @@ async def _sync_point(workdir: Path, messages: int) -> dict[str, Any]:
 
 
 async def run(quick: bool, workdir: Path) -> dict[str, Any]:
-    """Both curves; ``quick`` stops at 10k mailboxes and a 1,000-message backlog."""
+    """Both curves; ``quick`` stops at 10k mailboxes and a 500-message backlog."""
     sizes = (1_000, 10_000) if quick else (1_000, 10_000, 100_000)
-    backlogs = (100, 300, 1_000) if quick else (100, 1_000, 3_000, 10_000)
+    backlogs = (50, 200, 500) if quick else (100, 1_000, 3_000, 10_000)
     pairs, count = (10, 30) if quick else (20, 100)
     relay_points = []
     for size in sizes:
