@@ -359,3 +359,45 @@ def test_a_send_leaves_the_roster_untouched(trio: tuple[Feed, Person, Person, Pe
     with pytest.raises(RemoteProtocolError):
         GroupMember.from_parts(b"\xc1", b"", bytes(32))
     del roster
+
+
+def test_forged_welcome_and_key_do_not_lock_a_joiner_out() -> None:
+    from payk.protocol.group_member import GroupMember
+
+    feed, alice, carol, mallory = Feed(), person("alice"), person("carol"), person("mallory")
+    found_group(alice, feed)
+    assert alice.member is not None
+    invite, secret, entries = alice.member.invite(alice.identity, now=NOW)
+    feed.append(entries)
+    carol.member = GroupMember.joining(
+        group=alice.member.group, genesis=alice.member.genesis, pickle_key=bytes(range(32))
+    )
+    request = carol.member.join_request(carol.identity, name="carol", invite=invite, secret=secret)
+    feed.append([request])
+    # mallory holds the link: she reads carol's request and races the admin with fake keys
+    state = alice.member.state
+    assert state is not None
+    asked = g.open_join(g.read_entry(request), {invite: secret}, group=state.group)
+    for purpose in ("epoch", "welcome"):
+        fake = g.WrapPayload(
+            purpose=purpose,
+            group=state.group,
+            epoch=state.epoch + 1,
+            author=mallory.identity.public.ed25519,
+            key=bytes(32),
+            log_keys={1: bytes(32)},
+        )
+        feed.append(g.seal_wraps(mallory.identity, fake, [asked.member], envelope_ids=[p_random()]))
+    alice.sync(feed)
+    feed.append(alice.member.approve(alice.identity, "carol", now=NOW))
+    alice.sync(feed)
+    carol.sync(feed)
+    assert carol.member.status == "member"
+    alice.say(feed, "welcome carol")
+    assert carol.texts(carol.sync(feed)) == [("alice", "welcome carol")]
+
+
+def p_random() -> bytes:
+    from payk.protocol import primitives
+
+    return primitives.random_bytes(16)

@@ -37,6 +37,7 @@ from payk.protocol.group_log import GroupState, Member, Op, OpKind
 from payk.protocol.identity import Identity
 
 __all__ = [
+    "MAX_CANDIDATES",
     "SEEN_WINDOW",
     "GroupEvent",
     "GroupMember",
@@ -52,6 +53,9 @@ __all__ = [
 # anyway: an op no longer chains, a Megolm index is not above the last one seen, a second
 # session share for a sender and epoch is refused, and a known epoch key is ignored.
 SEEN_WINDOW = 4096
+# Keys a joiner cannot check yet (before it has read the log) are kept as candidates, so a
+# forged welcome or key sent by someone holding the invite link cannot crowd out the real one.
+MAX_CANDIDATES = 256
 
 
 class _Inbound(msgspec.Struct, kw_only=True):
@@ -69,8 +73,9 @@ class _View(msgspec.Struct, kw_only=True):
     epoch: int = 0
     epoch_keys: dict[int, bytes] = msgspec.field(default_factory=dict)
     verified: list[int] = msgspec.field(default_factory=list)
-    log_keys: dict[int, bytes] = msgspec.field(default_factory=dict)
+    log_keys: dict[int, list[bytes]] = msgspec.field(default_factory=dict)
     key_authors: dict[int, bytes] = msgspec.field(default_factory=dict)
+    candidates: list[tuple[int, bytes, bytes]] = msgspec.field(default_factory=list)
     inbound: dict[str, _Inbound] = msgspec.field(default_factory=dict)
     outbound_epoch: int = -1
     outbound: bytes = b""
@@ -276,11 +281,25 @@ class GroupMember:
         }[entry.type]
         return handler(identity, entry)
 
-    def _log_key(self, epoch: int) -> bytes | None:
-        if epoch in self._v.log_keys:
-            return self._v.log_keys[epoch]
+    def _log_keys(self, epoch: int) -> list[bytes]:
         key = self._epoch_key(epoch, verified=False)
-        return g.log_key(key, self._v.group) if key is not None else None
+        derived = [g.log_key(key, self._v.group)] if key is not None else []
+        return derived + [k for k in self._v.log_keys.get(epoch, []) if k not in derived]
+
+    def _log_key(self, epoch: int) -> bytes | None:
+        keys = self._log_keys(epoch)
+        return keys[0] if keys else None
+
+    def _open_op(self, entry: g.Entry) -> bytes:
+        for key in self._log_keys(entry.epoch):
+            try:
+                signed = g.open_op(entry, log=key, group=self._v.group)
+            except DecryptionError:
+                continue
+            known = self._v.log_keys.setdefault(entry.epoch, [])
+            known[:] = [key, *(k for k in known if k != key)]  # the key that works goes first
+            return signed
+        raise DecryptionError()
 
     def _epoch_key(self, epoch: int, *, verified: bool = True) -> bytes | None:
         if verified and epoch not in self._v.verified:
@@ -292,10 +311,7 @@ class GroupMember:
         expected = 1 if state is None else state.epoch
         if entry.epoch != expected:
             return [Rejected(reason=f"an operation sealed in epoch {entry.epoch}, not {expected}")]
-        key = self._log_key(entry.epoch)
-        if key is None:
-            raise DecryptionError()
-        signed = g.open_op(entry, log=key, group=self._v.group)
+        signed = self._open_op(entry)
         if state is None:
             if not p.constant_time_equal(log.op_hash(signed), self._v.genesis):
                 return [Rejected(reason="a first operation that is not this group's creation")]
@@ -320,18 +336,22 @@ class GroupMember:
             self._forget_keys()
 
     def _check_epoch_key(self, epoch: int) -> None:
+        """Keep the one key for ``epoch`` that its op's author sent and its op commits to."""
         state = self._state()
-        key = self._v.epoch_keys.get(epoch)
-        if state is None or key is None:
+        if state is None or epoch not in state.commits:
             return
-        author = self._v.key_authors.get(epoch, state.epoch_authors.get(epoch))
-        ok = author == state.epoch_authors.get(epoch) and p.constant_time_equal(
-            g.commit(key, self._v.group, epoch), state.commits[epoch]
-        )
-        if ok:
-            self._v.verified.append(epoch)
-        else:
-            del self._v.epoch_keys[epoch]
+        options = [(a, k) for e, a, k in self._v.candidates if e == epoch]
+        if epoch in self._v.epoch_keys:
+            options.insert(0, (self._v.key_authors.get(epoch, b""), self._v.epoch_keys[epoch]))
+        self._v.epoch_keys.pop(epoch, None)
+        self._v.candidates = [c for c in self._v.candidates if c[0] != epoch]
+        for author, key in options:
+            if author == state.epoch_authors.get(epoch) and p.constant_time_equal(
+                g.commit(key, self._v.group, epoch), state.commits[epoch]
+            ):
+                self._v.epoch_keys[epoch], self._v.key_authors[epoch] = key, author
+                self._v.verified.append(epoch)
+                return
 
     def _forget_keys(self) -> None:
         self._v.epoch_keys.clear()
@@ -349,8 +369,13 @@ class GroupMember:
                 return [Rejected(reason="a key from someone not in the group")]
             author.public().verify(payload.signed_part(), payload.sig)
         if payload.purpose == "welcome":
-            self._v.log_keys.update(payload.log_keys)
-            return self._maybe_rescan()
+            new = False
+            for epoch, key in payload.log_keys.items():
+                keys = self._v.log_keys.setdefault(epoch, [])
+                if key not in keys and len(keys) < MAX_CANDIDATES:
+                    keys.append(key)
+                    new = True
+            return self._maybe_rescan(new)
         return self._epoch_wrap(payload)
 
     def _epoch_wrap(self, payload: g.WrapPayload) -> list[GroupEvent]:
@@ -367,12 +392,16 @@ class GroupMember:
             if epoch not in self._v.verified:
                 return [Rejected(reason=f"a key for epoch {epoch} that does not match its op")]
             return []
-        self._v.epoch_keys.setdefault(epoch, payload.key)
-        self._v.key_authors.setdefault(epoch, payload.author)
-        return self._maybe_rescan()
+        candidate = (epoch, payload.author, payload.key)
+        new = candidate not in self._v.candidates and len(self._v.candidates) < MAX_CANDIDATES
+        if new:  # checked once the op that starts the epoch is read
+            self._v.candidates.append(candidate)
+        return self._maybe_rescan(new)
 
-    def _maybe_rescan(self) -> list[GroupEvent]:
-        if not self._v.ready and self._v.log_keys and self._v.epoch_keys:
+    def _maybe_rescan(self, new: bool) -> list[GroupEvent]:
+        """While joining, new key material means reading the log again from its start."""
+        joining = self._v.status == "joining"
+        if joining and new and self._v.log_keys and self._v.candidates:
             self._v.ready = True
             self._seen.clear()
             return [Rescan()]
