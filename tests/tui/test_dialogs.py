@@ -6,6 +6,7 @@ from pathlib import Path
 
 from textual.widgets import Button, Input, Label, ProgressBar, Static
 
+from payk.tui.groups import NewScreen
 from payk.tui.invite import AcceptScreen, InviteScreen
 from payk.tui.main_screen import MainScreen
 from payk.tui.paths import PathsScreen
@@ -28,7 +29,9 @@ async def test_invite_in_one_app_accept_in_the_other(
     async with running(alice) as (a_app, a_pilot), running(bob) as (b_app, b_pilot):
         assert _names(a_app) == [] and "No conversations yet" in _thread_text(a_app)
         await a_pilot.press("ctrl+n")
-        assert isinstance(a_app.screen, InviteScreen)
+        assert isinstance(a_app.screen, NewScreen)
+        await a_pilot.click("#invite")
+        await until(a_pilot, lambda: isinstance(a_app.screen, InviteScreen), "the invitation")
         invite = a_app.screen
         await until(a_pilot, lambda: invite.link is not None, "the invitation link")
         link = invite.link
@@ -81,17 +84,16 @@ async def test_safety_code_matches_the_other_side_and_confirms(
         assert [(c.alias, c.verified) for c in app.client.contacts()] == [("Bob", True)]
 
 
-async def test_verify_needs_a_contact(relay: Relay, people: tuple[Payk, Payk]) -> None:
+async def test_verify_and_file_need_a_contact(relay: Relay, people: tuple[Payk, Payk]) -> None:
     alice, _ = people
     alice.init("Alice", [relay.address])
     async with running(alice) as (app, pilot):
-        await pilot.press("ctrl+s")
-        await pilot.press("ctrl+o")
+        keys = app.screen.active_bindings  # the footer shows these
+        assert {"ctrl+s", "ctrl+o", "ctrl+b"}.isdisjoint(keys)
+        assert keys["ctrl+n"].enabled and keys["ctrl+g"].enabled
+        await pilot.press("ctrl+s", "ctrl+o", "ctrl+b")
         assert isinstance(app.screen, MainScreen)  # nothing to verify, nowhere to send
-        assert [n.message for n in app._notifications] == [
-            "Open a conversation with a contact first.",
-            "Open a conversation first.",
-        ]
+        assert app.screen.query_one("#composer", Input).disabled
 
 
 async def test_paths_show_a_relay_going_down(

@@ -99,7 +99,7 @@ def test_payk_tui_in_tmux(tmux: Tmux, relay: Relay, people: tuple[Payk, Payk]) -
     tmux.wait_for(lambda s: "Wrong passphrase" in s, "the refusal")
     tmux.type(alice.passphrase)
     tmux.key("Enter")
-    shown = tmux.wait_for(lambda s: "· Bob" in s and "Invite" in s, "the main screen")
+    shown = tmux.wait_for(lambda s: "· Bob" in s and "Join" in s, "the main screen")
     assert len(shown.splitlines()) <= 24 and max(map(len, shown.splitlines())) <= 80
     assert "No messages with Bob yet" in shown and "Quit" in shown
     tmux.type("salam from tmux")

@@ -34,7 +34,7 @@ class PaykApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("ctrl+t", "toggle_theme", "Theme"),
+        Binding("ctrl+t", "toggle_theme", "Theme", show=False),
     ]
 
     def __init__(
@@ -61,6 +61,12 @@ class PaykApp(App[None]):
             client.config = dataclasses.replace(client.config, downloads=self.downloads)
         self.client = client
         self.switch_screen(MainScreen(client))
+
+    async def on_main_screen_locked(self, event: MainScreen.Locked) -> None:
+        """The profile was locked: forget the client and ask for the passphrase again."""
+        await self.close_client()
+        self.switch_screen(UnlockScreen(self.home))
+        self.notify("The profile was locked. Enter the passphrase to open it again.")
 
     def action_toggle_theme(self) -> None:
         """Switch between the dark and the light theme."""

@@ -2,8 +2,11 @@
 
 Strategy: the screens never ask the client about contacts, groups or channels directly; they go
 through these few functions, so a new kind of conversation is one more branch here and no
-change in the widgets. Everything here reads the local store only, except ``send_text`` and
-``send_file`` which hand the message to the client (stored first, then sent).
+change in the widgets. Contacts come from ``Client.contacts``, groups and channels from their
+rows (``payk.client.feed_rows``); ``history`` and ``send_text`` take any of the three names, as
+the client does. Everything here reads the local store only, except ``send_*`` (stored first,
+then sent) and ``sync_feeds``, which reads the feeds of groups and channels: the client's
+``listen`` covers mailboxes only, so the app polls feeds on a timer.
 """
 
 from __future__ import annotations
@@ -11,12 +14,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from payk.client import groups
 from payk.client.facade import Client, Sent
+from payk.client.feed_rows import all_rows
 from payk.client.messages import Message
 from payk.errors import UsageError
 from payk.tui.render import Conversation
 
-__all__ = ["HISTORY_LIMIT", "conversations", "history", "send_file", "send_text"]
+__all__ = [
+    "HISTORY_LIMIT",
+    "conversations",
+    "has_feeds",
+    "history",
+    "send_file",
+    "send_text",
+    "sync_feeds",
+]
 
 HISTORY_LIMIT = 200
 
@@ -24,22 +37,40 @@ Progress = Callable[[int, int], None]
 
 
 def conversations(client: Client) -> list[Conversation]:
-    """Every conversation, contacts first (by name)."""
-    return [
+    """Every conversation: contacts, then groups, then channels (each by name)."""
+    found = [
         Conversation(kind="contact", name=contact.alias, verified=contact.verified)
         for contact in client.contacts()
     ]
+    rows = all_rows(client.profile.db)
+    for kind in ("group", "channel"):
+        found += [
+            Conversation(kind=kind, name=row.name, writable=row.writer_seed is not None)
+            for row in rows
+            if row.kind == kind
+        ]
+    return found
+
+
+def has_feeds(client: Client) -> bool:
+    """Whether there is any group or channel to poll."""
+    return bool(all_rows(client.profile.db))
+
+
+async def sync_feeds(client: Client) -> list[Message]:
+    """Read every group's and channel's feed; the new messages, stored."""
+    return await groups.sync_all(client) if has_feeds(client) else []
 
 
 def history(client: Client, conversation: Conversation) -> list[Message]:
     """The last messages of a conversation, oldest first."""
-    _only_contacts(conversation)
     return client.history(conversation.name, limit=HISTORY_LIMIT)
 
 
 async def send_text(client: Client, conversation: Conversation, text: str) -> Sent:
     """Send ``text`` (it is stored first, so it waits in the outbox if no relay is up)."""
-    _only_contacts(conversation)
+    if not conversation.writable:
+        raise UsageError(f"only the admins of {conversation.name!r} can post to it")
     return await client.send_text(conversation.name, text)
 
 
@@ -53,4 +84,4 @@ async def send_file(
 
 def _only_contacts(conversation: Conversation) -> None:
     if conversation.kind != "contact":
-        raise UsageError(f"{conversation.kind} conversations are not supported yet")
+        raise UsageError("files go to contacts only, not to groups or channels")

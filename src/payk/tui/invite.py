@@ -1,9 +1,9 @@
-"""Dialogs to make an invitation (link and QR code) and to accept one.
+"""Dialogs to make an invitation (link and QR code) and to accept a link.
 
 Strategy: both dialogs do their network work in a ``@work`` coroutine and close themselves with
 a result the main screen acts on: ``InviteScreen`` returns whether a new invitation (and so new
-mailboxes to listen on) exists, ``AcceptScreen`` the name of the new contact. The link is shown
-in a read-only text area, so it can be selected or copied (Ctrl+Y copies through the terminal);
+mailboxes to listen on) exists, ``AcceptScreen`` the new conversation (any kind of link). The
+link is shown in a read-only text area, so it can be selected or copied (Ctrl+Y copies it);
 the QR code is drawn in black and white in a scrollable box, because an invitation carries a
 post-quantum key and its code is larger than a small terminal.
 """
@@ -22,7 +22,8 @@ from textual.widgets import Button, Input, Label, Static, TextArea
 
 from payk.client.facade import Client
 from payk.errors import PaykError
-from payk.tui.render import qr_text
+from payk.tui.groups import join_link
+from payk.tui.render import Conversation, qr_text
 
 __all__ = ["AcceptScreen", "InviteScreen"]
 
@@ -87,8 +88,8 @@ class InviteScreen(ModalScreen[bool]):
         self.dismiss(self.link is not None)
 
 
-class AcceptScreen(ModalScreen[str | None]):
-    """Accepts an invitation link someone gave us."""
+class AcceptScreen(ModalScreen[Conversation | None]):
+    """Accepts a link someone gave us: a person's invitation, a group's, or a channel."""
 
     DEFAULT_CLASSES = "dialog"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
@@ -99,9 +100,11 @@ class AcceptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="box"):
-            yield Label("Accept an invitation", classes="heading")
-            yield Label("Paste the payk:invite… link you were given:", classes="hint")
-            yield Input(placeholder="payk:invite…", id="accept-link")
+            yield Label("Join", classes="heading")
+            yield Label(
+                "Paste the link you were given (a person, a group or a channel):", classes="hint"
+            )
+            yield Input(placeholder="payk:invite… / payk:group… / payk:channel…", id="accept-link")
             yield Label("Your name for them (optional; else the name they chose):", classes="hint")
             yield Input(placeholder="name", id="accept-alias")
             yield Label("", id="accept-status", classes="hint")
@@ -135,16 +138,16 @@ class AcceptScreen(ModalScreen[str | None]):
 
     @work(exclusive=True, group="accept", exit_on_error=False)
     async def accept(self, link: str, alias: str | None) -> None:
-        """Accept the invitation and close with the new contact's name."""
+        """Accept the link and close with the new conversation."""
         self._say("Accepting…")
         self.query_one("#accept", Button).disabled = True
         try:
-            name = await self.client.accept(link, alias=alias)
+            joined = await join_link(self.client, link, alias)
         except PaykError as exc:
             self._say(str(exc), error=True)
             self.query_one("#accept", Button).disabled = False
             return
-        self.dismiss(name)
+        self.dismiss(joined)
 
     def _say(self, sentence: str, *, error: bool = False) -> None:
         status = self.query_one("#accept-status", Label)

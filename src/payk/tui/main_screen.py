@@ -19,13 +19,16 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, ListView
 
 from payk.client.facade import Client, Sent
-from payk.client.messages import Message
-from payk.errors import PaykError
+from payk.client.messages import Message as ChatMessage
+from payk.client.safety import lock
+from payk.errors import AuthenticationError, PaykError
 from payk.tui import conversations as convs
+from payk.tui.groups import DetailsScreen, NewScreen
 from payk.tui.invite import AcceptScreen, InviteScreen
 from payk.tui.paths import PathsScreen, relay_states, summary
 from payk.tui.render import Conversation, printable
@@ -37,22 +40,28 @@ __all__ = ["MainScreen"]
 
 REFRESH_SECONDS = 1.0
 PROBE_SECONDS = 15.0
+FEED_SECONDS = 3.0
 WELCOME = (
     "No conversations yet.\n\n"
-    "Ctrl+N makes an invitation to give to one person;\n"
-    "Ctrl+G accepts an invitation someone gave you."
+    "Ctrl+N makes an invitation to give to one person, or a group or a channel;\n"
+    "Ctrl+G takes a link someone gave you."
 )
 
 
 class MainScreen(Screen[None]):
     """Conversations, the open thread, the composer; messages arrive live."""
 
+    class Locked(Message):
+        """The profile was locked; its keys are gone from this process."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+n", "invite", "Invite"),
-        Binding("ctrl+g", "accept", "Accept"),
+        Binding("ctrl+n", "new", "New"),
+        Binding("ctrl+g", "accept", "Join"),
         Binding("ctrl+s", "verify", "Verify"),
+        Binding("ctrl+b", "details", "Members"),
         Binding("ctrl+o", "send_file", "File"),
         Binding("ctrl+r", "paths", "Relays"),
+        Binding("ctrl+l", "lock", "Lock"),
         Binding("up", "move(-1)", "Previous conversation", show=False),
         Binding("down", "move(1)", "Next conversation", show=False),
     ]
@@ -86,6 +95,7 @@ class MainScreen(Screen[None]):
         self.call_next(self.refresh_local)
         self.set_interval(REFRESH_SECONDS, self.refresh_local)
         self.set_interval(PROBE_SECONDS, self.probe)
+        self.set_interval(FEED_SECONDS, self.poll_feeds)
         self.listen()
         self.probe()
 
@@ -139,7 +149,9 @@ class MainScreen(Screen[None]):
         """Show ``conversation`` (or the welcome note) and clear its unread count."""
         self.current = conversation
         composer = self.query_one("#composer", Input)
-        composer.disabled = conversation is None
+        composer.disabled = conversation is None or not conversation.writable
+        composer.placeholder = _placeholder(conversation)
+        self.refresh_bindings()
         if conversation is not None and not self._typing_focused:
             self._typing_focused = True  # once: the first conversation is ready to type in
             composer.focus()
@@ -181,7 +193,27 @@ class MainScreen(Screen[None]):
         if count:
             view.index = max(0, min(count - 1, (view.index or 0) + step))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Verify and File are shown for contacts, Members for groups and channels."""
+        kind = self.current.kind if self.current else None
+        if action in ("verify", "send_file"):
+            return kind == "contact"
+        if action == "details":
+            return kind in ("group", "channel")
+        return True
+
     # --- dialogs ---------------------------------------------------------------------------
+
+    def action_new(self) -> None:
+        """Start an invitation, a group or a channel."""
+        self.app.push_screen(NewScreen(self.client), self._after_new)
+
+    async def _after_new(self, made: Conversation | str | None) -> None:
+        if made == "invite":
+            self.action_invite()
+        elif isinstance(made, Conversation):
+            self.current = made
+            await self._refresh_list()
 
     def action_invite(self) -> None:
         """Make an invitation (link and QR code)."""
@@ -195,14 +227,23 @@ class MainScreen(Screen[None]):
         """Accept an invitation link."""
         self.app.push_screen(AcceptScreen(self.client), self._after_accept)
 
-    async def _after_accept(self, name: str | None) -> None:
-        if name is None:
+    async def _after_accept(self, joined: Conversation | None) -> None:
+        if joined is None:
             return
-        self.current = Conversation(kind="contact", name=name)
+        self.current = joined
         await self._refresh_list()
-        self.listen()
-        sentence = f"{printable(name)} is now a contact; Ctrl+S compares safety codes."
-        self.notify(sentence, markup=False)
+        if joined.kind == "contact":
+            self.listen()  # the contact's mailboxes are new: listen on them too
+        self.notify(_joined(joined), markup=False)
+
+    def action_details(self) -> None:
+        """A group's members and approvals, or a channel's link."""
+        if self.current is not None and self.current.kind != "contact":
+            self.app.push_screen(DetailsScreen(self.client, self.current))
+
+    def action_lock(self) -> None:
+        """Lock the profile: every payk process on it drops its keys, this one too."""
+        lock(self.client.profile.home)
 
     def action_verify(self) -> None:
         """Compare the open contact's safety code."""
@@ -247,10 +288,21 @@ class MainScreen(Screen[None]):
         try:
             async for message in self.client.listen():
                 await self.arrived(message)
+        except AuthenticationError:
+            self.post_message(self.Locked())  # payk lock, or Ctrl+L: the keys are gone
         except PaykError as exc:
             self.notify(str(exc), title="Not listening", severity="error", markup=False)
 
-    async def arrived(self, message: Message) -> None:
+    @work(exclusive=True, group="feeds", exit_on_error=False)
+    async def poll_feeds(self) -> None:
+        """Read the feeds of groups and channels (``listen`` covers mailboxes only)."""
+        try:
+            for message in await convs.sync_feeds(self.client):
+                await self.arrived(message)
+        except PaykError as exc:
+            self.client.warnings.append(str(exc))
+
+    async def arrived(self, message: ChatMessage) -> None:
         """A message was stored: show it, or count it as unread."""
         await self._refresh_list()
         if self.current is not None and message.conversation == self.current.name:
@@ -276,6 +328,21 @@ class MainScreen(Screen[None]):
             self.notify("No relay reachable now; it goes out when one is.", severity="warning")
 
 
+def _placeholder(conversation: Conversation | None) -> str:
+    if conversation is not None and not conversation.writable:
+        return "Only the channel's admins post here."
+    return "Write a message; Enter sends"
+
+
+def _joined(conversation: Conversation) -> str:
+    name = printable(conversation.name)
+    if conversation.kind == "contact":
+        return f"{name} is now a contact; Ctrl+S compares safety codes."
+    if conversation.kind == "group":
+        return f"You asked to join {name}; an admin of the group approves."
+    return f"You follow {name}; its posts arrive here."
+
+
 def _title(conversation: Conversation | None) -> Text:
     if conversation is None:
         return Text("Welcome to payk", style="bold")
@@ -284,4 +351,6 @@ def _title(conversation: Conversation | None) -> Text:
         title.append("  ✓ verified")
     elif conversation.kind == "contact":
         title.append("  · not verified (Ctrl+S compares safety codes)", style="dim")
+    else:
+        title.append(f"  {conversation.kind} · Ctrl+B members and link", style="dim")
     return title

@@ -48,13 +48,15 @@ QR_STYLE = "#ffffff on #000000"  # segno draws light modules as blocks
 class Conversation:
     """One entry of the conversation list.
 
-    ``kind`` is ``contact`` (later also ``group`` and ``channel``); ``name`` is what the
-    client's ``send_*`` and ``history`` take; ``verified`` is the safety-code state (contacts).
+    ``kind`` is ``contact``, ``group`` or ``channel``; ``name`` is what the client's ``send_*``
+    and ``history`` take; ``verified`` is the safety-code state (contacts); ``writable`` is
+    false for a channel we only read.
     """
 
     kind: str
     name: str
     verified: bool = False
+    writable: bool = True
 
 
 def printable(text: str) -> str:
