@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from payk.errors import LocalProtocolError
 from payk.evidence import jpeg, layout, merkle
 from payk.evidence.keys import public_key_to_pem
 from payk.evidence.readme import readme
@@ -164,7 +165,9 @@ def _proof(
     record: Record, export: Export, folder: str, files: dict[str, bytes]
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     if record.origin is None:
-        index = record.leaf_index if record.leaf_index is not None else 0
+        index = record.leaf_index
+        if index is None or index >= len(export.log):
+            raise LocalProtocolError("an item of this profile is missing from its log")
         path = merkle.inclusion_proof(index, export.log)
         proof = {
             "leaf_index": index,
