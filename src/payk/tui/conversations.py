@@ -11,6 +11,8 @@ then sent) and ``sync_feeds``, which reads the feeds of groups and channels: the
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from payk.tui.render import Conversation
 __all__ = [
     "HISTORY_LIMIT",
     "conversations",
+    "feed_lock",
     "has_feeds",
     "history",
     "send_file",
@@ -34,6 +37,7 @@ __all__ = [
 HISTORY_LIMIT = 200
 
 Progress = Callable[[int, int], None]
+_LOCKS: weakref.WeakKeyDictionary[Client, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 def conversations(client: Client) -> list[Conversation]:
@@ -52,6 +56,16 @@ def conversations(client: Client) -> list[Conversation]:
     return found
 
 
+def feed_lock(client: Client) -> asyncio.Lock:
+    """One lock per client around every group and channel operation.
+
+    The app polls feeds on a timer while the person approves, posts or joins; the group
+    modules read, apply and save a feed's entries in steps with network waits in between, so
+    two of them on one group must not interleave.
+    """
+    return _LOCKS.setdefault(client, asyncio.Lock())
+
+
 def has_feeds(client: Client) -> bool:
     """Whether there is any group or channel to poll."""
     return bool(all_rows(client.profile.db))
@@ -59,7 +73,10 @@ def has_feeds(client: Client) -> bool:
 
 async def sync_feeds(client: Client) -> list[Message]:
     """Read every group's and channel's feed; the new messages, stored."""
-    return await groups.sync_all(client) if has_feeds(client) else []
+    if not has_feeds(client):
+        return []
+    async with feed_lock(client):
+        return await groups.sync_all(client)
 
 
 def history(client: Client, conversation: Conversation) -> list[Message]:
@@ -71,7 +88,10 @@ async def send_text(client: Client, conversation: Conversation, text: str) -> Se
     """Send ``text`` (it is stored first, so it waits in the outbox if no relay is up)."""
     if not conversation.writable:
         raise UsageError(f"only the admins of {conversation.name!r} can post to it")
-    return await client.send_text(conversation.name, text)
+    if conversation.kind == "contact":
+        return await client.send_text(conversation.name, text)
+    async with feed_lock(client):
+        return await client.send_text(conversation.name, text)
 
 
 async def send_file(

@@ -26,17 +26,22 @@ from payk.client.facade import Client
 from payk.errors import PaykError, UsageError
 from payk.protocol.channel import CHANNEL_LINK_PREFIX
 from payk.protocol.group_link import GROUP_LINK_PREFIX
+from payk.tui.conversations import feed_lock
 from payk.tui.render import Conversation, printable
 
 __all__ = ["DetailsScreen", "NewScreen", "join_link", "render_roster"]
+
+ROSTER_SECONDS = 1.0
 
 
 async def join_link(client: Client, link: str, alias: str | None) -> Conversation:
     """Accept a person's invitation, ask to join a group, or follow a channel."""
     if link.startswith(GROUP_LINK_PREFIX):
-        return Conversation(kind="group", name=await groups.join(client, link, alias=alias))
+        async with feed_lock(client):
+            return Conversation(kind="group", name=await groups.join(client, link, alias=alias))
     if link.startswith(CHANNEL_LINK_PREFIX):
-        name = await channels.subscribe(client, link, alias=alias)
+        async with feed_lock(client):
+            name = await channels.subscribe(client, link, alias=alias)
         return Conversation(kind="channel", name=name, writable=False)
     return Conversation(kind="contact", name=await client.accept(link, alias=alias))
 
@@ -103,7 +108,8 @@ class NewScreen(ModalScreen[Conversation | str | None]):
                 raise UsageError("give it a name first")
             status.update(Text(f"Creating the {kind}…"))
             maker = groups.create if kind == "group" else channels.create
-            made = await maker(self.client, name)
+            async with feed_lock(self.client):
+                made = await maker(self.client, name)
         except PaykError as exc:
             status.update(Text(str(exc)))
             status.add_class("error")
@@ -144,6 +150,7 @@ class DetailsScreen(ModalScreen[bool]):
         self.query_one("#link").display = False
         self.query_one("#share", Button).disabled = not self.conversation.writable
         self._show_roster()
+        self.set_interval(ROSTER_SECONDS, self._show_roster)  # requests arrive with the feed
 
     def _show_roster(self) -> None:
         roster = self.query_one("#roster", Static)
@@ -173,7 +180,8 @@ class DetailsScreen(ModalScreen[bool]):
     async def approve(self, who: str) -> None:
         """Admit a member who asked to join (starts a new epoch)."""
         try:
-            await groups.approve(self.client, self.conversation.name, who)
+            async with feed_lock(self.client):
+                await groups.approve(self.client, self.conversation.name, who)
         except PaykError as exc:
             self._say(str(exc), error=True)
             return
@@ -187,7 +195,8 @@ class DetailsScreen(ModalScreen[bool]):
         """Show the link to give to people (a group's is made on the relay)."""
         try:
             if self.conversation.kind == "group":
-                link = await groups.invite(self.client, self.conversation.name)
+                async with feed_lock(self.client):
+                    link = await groups.invite(self.client, self.conversation.name)
             else:
                 link = channels.link(self.client, self.conversation.name)
         except PaykError as exc:
