@@ -34,6 +34,7 @@ from payk.tui.paths import PathsScreen, relay_states, summary
 from payk.tui.render import Conversation, printable
 from payk.tui.safety import SafetyScreen
 from payk.tui.transfer import SendFileScreen
+from payk.tui.vault import VaultScreen
 from payk.tui.widgets import ConversationItem, ThreadView
 
 __all__ = ["MainScreen"]
@@ -61,6 +62,7 @@ class MainScreen(Screen[None]):
         Binding("ctrl+b", "details", "Members"),
         Binding("ctrl+o", "send_file", "File"),
         Binding("ctrl+r", "paths", "Relays"),
+        Binding("ctrl+f", "vault", "Vault"),
         Binding("ctrl+l", "lock", "Lock"),
         Binding("up", "move(-1)", "Previous conversation", show=False),
         Binding("down", "move(1)", "Next conversation", show=False),
@@ -240,6 +242,10 @@ class MainScreen(Screen[None]):
         """A group's members and approvals, or a channel's link."""
         if self.current is not None and self.current.kind != "contact":
             self.app.push_screen(DetailsScreen(self.client, self.current))
+
+    def action_vault(self) -> None:
+        """The evidence vault: list, add, export, verify."""
+        self.app.push_screen(VaultScreen(self.client))
 
     def action_lock(self) -> None:
         """Lock the profile: every payk process on it drops its keys, this one too."""
