@@ -11,7 +11,7 @@ import pytest
 
 from payk.client.config import Config, load_config
 from payk.client.paths import PathNetwork, network_for
-from payk.errors import FingerprintMismatchError, NetworkError, UsageError
+from payk.errors import FingerprintMismatchError, NetworkError, RelayRefusedError, UsageError
 from payk.net.memory import MemoryNetwork
 from payk.protocol.address import RelayAddress
 
@@ -98,3 +98,15 @@ def test_path_settings_come_from_config_toml(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text("bridge = 5\n")
     with pytest.raises(UsageError):
         load_config(tmp_path)
+
+
+async def test_a_refusal_is_an_answer_not_a_dead_path() -> None:
+    memory = MemoryNetwork()
+    home = memory.add_relay(1)
+    network = PathNetwork(memory)
+    box = memory.relays[home].create_mailbox()
+    link = await network.connect(home)
+    with pytest.raises(RelayRefusedError):
+        await link.send(b"no such mailbox", b"envelope")
+    await link.send(box.send_id, b"envelope")  # the same path, at once
+    assert memory.relays[home].stored() == [b"envelope"]

@@ -12,7 +12,8 @@ transport path, and, when the profile names a forwarding relay ("reach everythin
 this relay"), a forward path that hands envelopes to that relay's ``Forward`` command. A send
 goes over every path that is up, concurrently; arrivals are de-duplicated by envelope id on
 the receiving side, so a copy taking two routes is shown once. Each path has its own
-exponential backoff, so a dead path is skipped until its retry time and never blocks another.
+exponential backoff, so a dead path is skipped until its retry time and never blocks another
+(a relay's refusal, such as a full mailbox, is an answer, not a dead path).
 Reading a mailbox needs the relay itself, so fetches use the transport path only. Every
 attempt is recorded; ``report`` gives what ``payk sync --json`` shows as ``paths``.
 """
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from payk.client.config import Config
-from payk.errors import FingerprintMismatchError, NetworkError, PaykError
+from payk.errors import FingerprintMismatchError, NetworkError, PaykError, RelayRefusedError
 from payk.net.obfs4 import Bridge, ManagedClient
 from payk.net.relay import MailboxCreds, RelayConnection
 from payk.net.socks import SocksRoute, parse_proxy
@@ -167,22 +168,30 @@ class MultiLink:
         self.timeout = timeout
 
     async def send(self, send_id: bytes, envelope: bytes) -> None:
-        """Send over every path that is up; fine if at least one took it."""
-        results = await asyncio.gather(*(self._send(p, send_id, envelope) for p in self.paths))
-        if not any(results):
-            raise _worst([p.error for p in self.paths])
+        """Send over every path that is up; fine if at least one relay took it.
 
-    async def _send(self, path: _Path, send_id: bytes, envelope: bytes) -> bool:
+        Raises:
+            RelayRefusedError: every relay that answered refused (e.g. the mailbox is full).
+            NetworkError: no path is up.
+        """
+        outcomes = await asyncio.gather(*(self._send(p, send_id, envelope) for p in self.paths))
+        if None not in outcomes:
+            raise _worst(outcomes)
+
+    async def _send(self, path: _Path, send_id: bytes, envelope: bytes) -> PaykError | None:
         link = await path.get(self.timeout)
         if link is None:
-            return False
+            return path.error or NetworkError("the path is down")
         try:
             await link.send(send_id, envelope)
+        except RelayRefusedError as exc:  # the relay answered: the path itself works
+            path.worked()
+            return exc
         except NetworkError as exc:
             path.fail(exc)
-            return False
+            return exc
         path.worked()
-        return True
+        return None
 
     async def _direct(self) -> Any:
         path = self.paths[0]
@@ -236,12 +245,11 @@ class MultiLink:
 
 
 def _worst(errors: Sequence[PaykError | None]) -> NetworkError:
-    for exc in errors:
-        if isinstance(exc, FingerprintMismatchError):
-            return exc
-    for exc in errors:
-        if isinstance(exc, NetworkError):
-            return exc
+    """An impostor first, then a relay's own refusal, then any outage."""
+    for kind in (FingerprintMismatchError, RelayRefusedError, NetworkError):
+        for exc in errors:
+            if isinstance(exc, kind):
+                return exc
     return NetworkError("no path to the relay is up")
 
 
@@ -274,6 +282,8 @@ class PathNetwork:
         paths = [self._path(self.transport_name, relay, self._opener(address))]
         if self.via is not None and address != self.via:
             paths.append(self._path("forward", relay, self._forward_opener(self.via, address)))
+        for path in paths:  # the pool asks again only after its own cooldown: try them all
+            path.retry_at = 0.0
         links = await asyncio.gather(*(p.get(timeout) for p in paths))
         if not any(link is not None for link in links):
             raise _worst([p.error for p in paths])
