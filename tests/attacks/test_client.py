@@ -177,6 +177,35 @@ async def test_one_message_in_many_envelopes_and_copies_is_shown_once(people: Pe
     assert [m.text for m in history].count("only once") == 1
 
 
+# --- oversized or malformed content from a contact ---------------------------------------------
+
+
+@attack("oversized-malformed-input")
+async def test_malformed_content_from_a_contact_is_dropped_not_fatal(people: People) -> None:
+    """Models: Briar (2017-2018): one malformed or oversized message crashed the app, again
+    at every start, because it was never acknowledged.
+
+    A contact (the only one who can get past the encryption) seals content that is not
+    valid: invalid UTF-8 in a text (found by fuzzing: msgspec raises ``UnicodeDecodeError``,
+    not its ``DecodeError``), an unknown type, a maximal blob of noise. Alice's sync drops
+    each with a warning and still shows the genuine message after them; nothing comes back.
+    """
+    db, key = people.bob.profile.db, people.bob.profile.pickle_key
+    contact = contacts.contact_by_alias(db, "Alice")
+    bad = [b"\x81\xa4type\xa2\xff\xfe", b"\x81\xa4type\xa7unknown", bytes(60_000)]
+    with db.transaction():
+        session = contacts.load_session(db, contact.id, key)
+        sealed = [session.seal(item, now=people.bob.clock()) for item in bad]
+        contacts.save_session(db, contact.id, session, key)
+    target = contacts.targets(db, contact.id)[0]
+    for envelope in sealed:
+        people.relay.send(target.send_id, envelope)
+    await people.bob.send_text("Alice", "after the junk")
+    assert _texts(await people.alice.sync()) == ["after the junk"]
+    assert people.alice.warnings == ["3 envelope(s) could not be read and were dropped"]
+    assert await people.alice.sync() == []
+
+
 # --- deletion by the relay is detected ----------------------------------------------------------
 
 
