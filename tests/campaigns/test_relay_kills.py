@@ -30,7 +30,7 @@ def test_the_app_shows_each_payload_once() -> None:
 async def test_sqlite_relay_survives_sigkill_under_load(tmp_path: Path) -> None:
     report = await run_relay_campaign(tmp_path, kills=KILLS, seed=11)
     assert report.kills == KILLS
-    assert report.acked >= KILLS * 5, report
+    assert report.acked >= KILLS, report  # every round waits for an acknowledged send
     assert (report.lost, report.duplicates_to_app, report.resurrected) == (0, 0, 0), report
     assert report.delivered >= report.acked
 
@@ -58,5 +58,5 @@ async def test_postgres_relay_survives_sigkill_under_load(pg_url: str, tmp_path:
     kills = max(1, KILLS // 2)
     report = await run_relay_campaign(tmp_path, kills=kills, db_url=pg_url, seed=12)
     assert report.kills == kills
-    assert report.acked >= kills * 5, report
+    assert report.acked >= kills, report
     assert (report.lost, report.duplicates_to_app, report.resurrected) == (0, 0, 0), report
