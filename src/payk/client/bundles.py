@@ -30,7 +30,7 @@ from payk.protocol.bundle import BundleItem, open_bundle, seal
 if TYPE_CHECKING:
     from payk.client.facade import Client
 
-__all__ = ["Arrival", "export_bundle", "import_bundle", "take_in"]
+__all__ = ["Arrival", "bundle_items", "export_bundle", "import_bundle", "take_in"]
 
 
 @dataclass(slots=True, kw_only=True)
