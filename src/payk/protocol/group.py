@@ -33,7 +33,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from payk.errors import DecryptionError, RemoteProtocolError
+from payk.errors import DecryptionError, LocalProtocolError, RemoteProtocolError
 from payk.protocol import envelope as env
 from payk.protocol import primitives as p
 from payk.protocol.group_log import Member
@@ -376,6 +376,8 @@ def seal_wraps(
     signed = msgspec.structs.replace(payload, sig=identity.sign(payload.signed_part()))
     inner = _framed(_encoder.encode(signed))
     chunks = [recipients[i : i + MAX_WRAPS] for i in range(0, len(recipients), MAX_WRAPS)]
+    if len(envelope_ids) < len(chunks):
+        raise LocalProtocolError("one envelope id is needed per MAX_WRAPS recipients")
     return [
         _seal_wrap(inner, chunk, payload, eid)
         for chunk, eid in zip(chunks, envelope_ids, strict=False)
