@@ -132,3 +132,19 @@ async def test_a_removed_member_cannot_write(trio: Trio) -> None:
     assert groups.members(trio.carol, "Union").status == "removed"
     with pytest.raises(UsageError, match="cannot write"):
         await trio.carol.send_text("Union", "still here?")
+
+
+async def test_a_removed_member_can_ask_again(trio: Trio) -> None:
+    await groups.remove(trio.alice, "Union", "Carol")
+    await groups.sync_all(trio.carol)
+    await trio.bob.send_text("Union", "while carol was out")
+    assert await groups.join(trio.carol, await groups.invite(trio.alice, "Union")) == "Union"
+    assert groups.members(trio.carol, "Union").status == "joining"
+    await groups.approve(trio.alice, "Union", "Carol")
+    await groups.sync_all(trio.carol)
+    assert groups.members(trio.carol, "Union").status == "member"
+    await groups.sync_all(trio.bob)
+    await trio.bob.send_text("Union", "welcome back")
+    assert [m.text for m in await groups.sync_all(trio.carol)] == ["welcome back"]
+    with pytest.raises(UsageError, match="already belong"):
+        await groups.join(trio.carol, await groups.invite(trio.alice, "Union"))

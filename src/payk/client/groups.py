@@ -183,15 +183,16 @@ async def join(client: Client, text: str, *, alias: str | None = None) -> str:
     """
     link = decode_group_link(text)
     db = client.profile.db
-    if db.one("SELECT 1 FROM groups WHERE relay = ? AND feed_id = ?", (link.relay, link.feed)):
-        raise UsageError("you already belong to (or asked to join) this group")
-    name = check_new_name(db, alias or link.name)
     member = GroupMember.joining(
         group=link.group, genesis=link.genesis, pickle_key=client.profile.pickle_key
     )
     entry = member.join_request(
         client.profile.identity(), name=client.name, invite=link.invite, secret=link.secret
     )
+    known = db.one("SELECT * FROM groups WHERE relay = ? AND feed_id = ?", (link.relay, link.feed))
+    if known is not None:
+        return await _rejoin(client, feed_row(known), member, entry, link.writer)
+    name = check_new_name(db, alias or link.name)
     creds = FeedCreds(feed_id=link.feed, writer_seed=link.writer)
     with db.transaction():
         row_id = insert_row(
@@ -207,6 +208,25 @@ async def join(client: Client, text: str, *, alias: str | None = None) -> str:
         feeds.enqueue(db, row_id, [entry], None)
     await _flush(client, by_name(db, name))
     return name
+
+
+async def _rejoin(
+    client: Client, row: FeedRow, member: GroupMember, entry: bytes, writer: bytes
+) -> str:
+    """Ask again after a removal or a leave: same name and history, the log read afresh."""
+    old = GroupMember.from_parts(row.state, row.roster, client.profile.pickle_key)
+    if old.status not in ("removed", "left"):
+        raise UsageError("you already belong to (or asked to join) this group")
+    db = client.profile.db
+    with db.transaction():
+        db.execute(
+            "UPDATE groups SET state = ?, roster = x'', next_offset = 0, writer_seed = ? "
+            "WHERE id = ?",
+            (member.to_parts()[0], writer, row.id),
+        )
+        feeds.enqueue(db, row.id, [entry], None)
+    await _flush(client, by_name(db, row.name))
+    return row.name
 
 
 # --- admin operations ------------------------------------------------------------------------
