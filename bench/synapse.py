@@ -36,6 +36,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from bench import client as payk_client
 
@@ -148,11 +149,14 @@ def _wait_ready(proc: subprocess.Popen[bytes], port: int) -> None:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"synapse exited during startup (exit {proc.returncode})")
+        probe = _Http(port)
         try:
-            _Http(port).call("GET", "/_matrix/client/versions")
+            probe.call("GET", "/_matrix/client/versions")
             return
         except (OSError, http.client.HTTPException):
             time.sleep(0.2)
+        finally:
+            probe.close()
     raise TimeoutError("synapse did not answer in time")
 
 
@@ -201,7 +205,7 @@ def _receive(
 ) -> None:
     """Long-poll /sync until every expected body arrived; record arrival times."""
     while len(out) < len(expected):
-        query = f"?since={since}&timeout=30000&filter={_quote(_SYNC_FILTER)}"
+        query = f"?since={since}&timeout=30000&filter={quote(_SYNC_FILTER, safe='')}"
         data = receiver.call("GET", f"/_matrix/client/v3/sync{query}")
         now = time.perf_counter()
         since = data["next_batch"]
@@ -210,12 +214,6 @@ def _receive(
             body = event.get("content", {}).get("body")
             if body in expected and body not in out:
                 out[body] = now
-
-
-def _quote(text: str) -> str:
-    from urllib.parse import quote
-
-    return quote(text, safe="")
 
 
 def _synapse_burst(port: int, pid: int, count: int) -> dict[str, Any]:
