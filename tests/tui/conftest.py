@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Button
 
 from payk.tui import PaykApp
 from payk.tui.main_screen import MainScreen
@@ -26,6 +27,7 @@ __all__ = [
     "RelayFactory",
     "connect",
     "people",
+    "press_button",
     "relay",
     "relays",
     "running",
@@ -50,6 +52,12 @@ def keys(text: str) -> list[str]:
 async def type_text(pilot: Pilot[None], text: str) -> None:
     """Type ``text`` into the focused widget, key by key."""
     await pilot.press(*keys(text))
+
+
+async def press_button(pilot: Pilot[None], button_id: str) -> None:
+    """Press a button of the current screen as a click or Enter would."""
+    pilot.app.screen.query_one(f"#{button_id}", Button).press()
+    await pilot.pause()
 
 
 async def until(

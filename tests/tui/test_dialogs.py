@@ -12,7 +12,16 @@ from payk.tui.main_screen import MainScreen
 from payk.tui.paths import PathsScreen
 from payk.tui.safety import SafetyScreen
 from payk.tui.transfer import SendFileScreen
-from tests.tui.conftest import Payk, Relay, RelayFactory, connect, running, type_text, until
+from tests.tui.conftest import (
+    Payk,
+    Relay,
+    RelayFactory,
+    connect,
+    press_button,
+    running,
+    type_text,
+    until,
+)
 from tests.tui.test_conversation import _names, _thread_text
 
 
@@ -30,7 +39,7 @@ async def test_invite_in_one_app_accept_in_the_other(
         assert _names(a_app) == [] and "No conversations yet" in _thread_text(a_app)
         await a_pilot.press("ctrl+n")
         assert isinstance(a_app.screen, NewScreen)
-        await a_pilot.click("#invite")
+        await press_button(a_pilot, "invite")
         await until(a_pilot, lambda: isinstance(a_app.screen, InviteScreen), "the invitation")
         invite = a_app.screen
         await until(a_pilot, lambda: invite.link is not None, "the invitation link")
@@ -43,7 +52,7 @@ async def test_invite_in_one_app_accept_in_the_other(
         await b_pilot.press("ctrl+g")
         assert isinstance(b_app.screen, AcceptScreen)
         b_app.screen.query_one("#accept-link", Input).value = link[:-12]
-        await b_pilot.click("#accept")
+        await press_button(b_pilot, "accept")
         await until(b_pilot, lambda: "invitation" in _text(b_app, "#accept-status"), "refusal")
         assert isinstance(b_app.screen, AcceptScreen)  # a broken link keeps the dialog open
         b_app.screen.query_one("#accept-link", Input).value = link
@@ -75,7 +84,7 @@ async def test_safety_code_matches_the_other_side_and_confirms(
         shown = _text(app, "#safety-code")
         assert shown.split() == theirs.split() and len(shown.splitlines()) == 3
         assert "not verified" in _text(app, "#safety-state")
-        await pilot.click("#confirm")
+        await press_button(pilot, "confirm")
         assert "✓ verified" in _text(app, "#safety-state")
         assert app.screen.query_one("#confirm", Button).disabled
         await pilot.press("escape")

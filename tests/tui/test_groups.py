@@ -2,40 +2,42 @@
 
 from __future__ import annotations
 
+from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
+from payk.tui import PaykApp
 from payk.tui.groups import DetailsScreen, NewScreen
 from payk.tui.invite import AcceptScreen
 from payk.tui.main_screen import MainScreen
 from payk.tui.unlock import UnlockScreen
-from tests.tui.conftest import Payk, Relay, running, type_text, until
+from tests.tui.conftest import Payk, Relay, press_button, running, type_text, until
 from tests.tui.test_conversation import _names, _thread_text
 from tests.tui.test_dialogs import _text
 
 
-async def _create(pilot: object, app: object, kind: str, name: str) -> None:
-    await pilot.press("ctrl+n")  # type: ignore[attr-defined]
-    assert isinstance(app.screen, NewScreen)  # type: ignore[attr-defined]
-    app.screen.query_one("#new-name", Input).value = name  # type: ignore[attr-defined]
-    await pilot.click(f"#{kind}")  # type: ignore[attr-defined]
-    await until(pilot, lambda: isinstance(app.screen, MainScreen), f"the new {kind}")  # type: ignore[arg-type, attr-defined]
+async def _create(pilot: Pilot[None], app: PaykApp, kind: str, name: str) -> None:
+    await pilot.press("ctrl+n")
+    assert isinstance(app.screen, NewScreen)
+    app.screen.query_one("#new-name", Input).value = name
+    await press_button(pilot, kind)
+    await until(pilot, lambda: isinstance(app.screen, MainScreen), f"the new {kind}")
 
 
-async def _share(pilot: object, app: object) -> str:
-    await pilot.press("ctrl+b")  # type: ignore[attr-defined]
-    assert isinstance(app.screen, DetailsScreen)  # type: ignore[attr-defined]
-    area = app.screen.query_one("#link", TextArea)  # type: ignore[attr-defined]
-    await pilot.click("#share")  # type: ignore[attr-defined]
-    await until(pilot, lambda: area.text.startswith("payk:"), "the link")  # type: ignore[arg-type]
+async def _share(pilot: Pilot[None], app: PaykApp) -> str:
+    await pilot.press("ctrl+b")
+    assert isinstance(app.screen, DetailsScreen)
+    area = app.screen.query_one("#link", TextArea)
+    await press_button(pilot, "share")
+    await until(pilot, lambda: area.text.startswith("payk:"), "the link")
     return area.text
 
 
-async def _join(pilot: object, app: object, link: str) -> None:
-    await pilot.press("ctrl+g")  # type: ignore[attr-defined]
-    assert isinstance(app.screen, AcceptScreen)  # type: ignore[attr-defined]
-    app.screen.query_one("#accept-link", Input).value = link  # type: ignore[attr-defined]
-    await pilot.click("#accept")  # type: ignore[attr-defined]
-    await until(pilot, lambda: isinstance(app.screen, MainScreen), "the join")  # type: ignore[arg-type, attr-defined]
+async def _join(pilot: Pilot[None], app: PaykApp, link: str) -> None:
+    await pilot.press("ctrl+g")
+    assert isinstance(app.screen, AcceptScreen)
+    app.screen.query_one("#accept-link", Input).value = link
+    await press_button(pilot, "accept")
+    await until(pilot, lambda: isinstance(app.screen, MainScreen), "the join")
 
 
 async def test_a_group_made_joined_approved_and_talked_in(
@@ -55,7 +57,7 @@ async def test_a_group_made_joined_approved_and_talked_in(
         roster = a_app.screen.query_one("#roster")
         await until(a_pilot, lambda: "? Bob" in str(roster.render()), "Bob's request")
         a_app.screen.query_one("#approve-name", Input).value = "Nobody"
-        await a_pilot.click("#approve")
+        await press_button(a_pilot, "approve")
         await until(a_pilot, lambda: "Nobody" in _text(a_app, "#details-status"), "the refusal")
         field = a_app.screen.query_one("#approve-name", Input)
         field.value = "Bob"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import Input
+from textual.widgets import Button, Input
 
 from payk.tui.main_screen import MainScreen
 from payk.tui.vault import VaultScreen
@@ -28,7 +28,9 @@ async def test_vault_add_export_verify(
 
         async def do(button: str, value: Path, expect: str) -> str:
             path.value = str(value)
-            await pilot.click(f"#{button}")
+            widget = app.screen.query_one(f"#{button}", Button)
+            await until(pilot, lambda: not widget.disabled, f"{button} to be ready")
+            widget.press()
             await until(pilot, lambda: expect in _text(app, "#vault-status"), expect)
             return _text(app, "#vault-status")
 
@@ -45,6 +47,6 @@ async def test_vault_add_export_verify(
         tampered = tmp_path / "tampered.zip"
         tampered.write_bytes(bytes(data))
         shown = await do("verify", tampered, "tampered.zip")
-        assert "intact" not in shown
+        assert shown.startswith("✗ tampered.zip") and "intact" not in shown
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)

@@ -150,7 +150,7 @@ class VaultScreen(ModalScreen[None]):
                 data = await asyncio.to_thread(export.read_bundle, path)
                 report = await asyncio.to_thread(check_bundle, data)
             except PaykError as exc:
-                self._say(Text(str(exc)), error=True)
+                self._say(Text(f"✗ {printable(path.name)}: {exc}"), error=True)
                 return
         self._say(render_report(report, path.name), error=not report.ok)
 
