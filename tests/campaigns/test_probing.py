@@ -135,11 +135,6 @@ async def test_a_replayed_session_gets_nothing_beyond_a_tls_handshake(relay: Rel
     assert len(replayed) <= len(handshake_only) + 64, (len(handshake_only), len(replayed))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN FINDING: /metrics answers any prober with payk_relay_* metric names, "
-    "which identifies a payk relay; needs a config switch or loopback-only metrics",
-)
 async def test_metrics_do_not_identify_the_relay_to_a_prober(relay: RelayProcess) -> None:
     status, _, body, _ = await http_get(relay.address, "/metrics")
     assert status == 404 or b"payk" not in body.lower()

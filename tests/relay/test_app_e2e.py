@@ -46,7 +46,20 @@ async def test_feed_get_refuses_unknown_and_bad_requests(relay: RelayProcess) ->
     assert (await http_get(relay.address, "/nothing-here"))[0] == 404
 
 
-async def test_health_and_metrics(relay: RelayProcess) -> None:
+async def test_health_and_metrics(tmp_path: Path) -> None:
+    relay = await start_relay(tmp_path / "relay", "--metrics-path", "/metrics")
+    try:
+        await _health_and_metrics(relay)
+    finally:
+        await relay.terminate()
+
+
+async def test_metrics_are_off_unless_asked_for(relay: RelayProcess) -> None:
+    status, _, body, _ = await http_get(relay.address, "/metrics")
+    assert status == 404 and b"payk" not in body
+
+
+async def _health_and_metrics(relay: RelayProcess) -> None:
     status, headers, body, _ = await http_get(relay.address, "/health")
     assert status == 200 and json.loads(body) == {"status": "ok"}
     async with await RelayConnection.connect(relay.address) as conn:

@@ -14,7 +14,7 @@ from payk.relay.tls import load_or_create_identity
 from tests.relay.harness import RelayProcess, http_get, start_relay
 
 pytestmark = pytest.mark.e2e
-FAST_RETRY = ("--forward-retry-min", "1", "--forward-retry-max", "2")
+FAST_RETRY = ("--forward-retry-min", "1", "--forward-retry-max", "2", "--metrics-path", "/metrics")
 
 
 def _free_port() -> int:

@@ -46,6 +46,12 @@ _OPTIONS: tuple[tuple[str, str, Any, str], ...] = (
     ("--forward-retry-max", "forward_retry_max", float, "longest forward retry, s (default %s)"),
     ("--forward-proxy", "forward_proxy", str, "socks5://HOST:PORT to reach other relays (Tor)"),
     (
+        "--metrics-path",
+        "metrics_path",
+        str,
+        "serve Prometheus metrics at this path (default: off; a long random path is best)",
+    ),
+    (
         "--tls-terminated-by",
         "front_certificate",
         Path,

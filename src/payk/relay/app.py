@@ -254,7 +254,7 @@ class RelayServer:
         if parts.path == "/health":
             self.metrics.http.labels(route="health").inc()
             return _response(http.HTTPStatus.OK, b'{"status": "ok"}\n', "application/json")
-        if parts.path == "/metrics":
+        if self.config.metrics_path is not None and parts.path == self.config.metrics_path:
             self.metrics.http.labels(route="metrics").inc()
             with suppress(Exception):
                 self.metrics.set_store_stats(await self.store.stats())

@@ -54,6 +54,9 @@ class RelayConfig:
         expire_interval: seconds between purges of expired envelopes.
         forward_proxy: ``socks5://HOST:PORT`` to reach other relays through (e.g. Tor).
         public_port: the port printed in the relay address (default: the bound port).
+        metrics_path: serve Prometheus metrics at this path (off by default: an answer full
+            of payk_relay_* names tells any prober what this server is; choose a long random
+            path, or restrict it in a front proxy).
         front_certificate: a TLS-terminating front proxy's certificate (PEM). When set, the
             relay speaks plain HTTP/WebSocket on a loopback address and its address pins
             this certificate's key instead of the relay's own identity.
@@ -82,8 +85,11 @@ class RelayConfig:
     forward_proxy: str | None = None
     public_port: int | None = None
     front_certificate: Path | None = None
+    metrics_path: str | None = None
 
     def __post_init__(self) -> None:
+        if self.metrics_path is not None and not self.metrics_path.startswith("/"):
+            raise UsageError("--metrics-path must start with /")
         if self.front_certificate is not None and self.host not in _LOOPBACK:
             raise UsageError("without TLS the relay listens only on 127.0.0.1 or ::1")
 
