@@ -73,10 +73,11 @@ async def until(
 
 @asynccontextmanager
 async def running(
-    person: Payk, *, unlock: bool = True, size: tuple[int, int] = (80, 24)
+    person: Payk, *, unlock: bool = True, size: tuple[int, int] = (80, 24), save: bool = True
 ) -> AsyncIterator[tuple[PaykApp, Pilot[None]]]:
-    """``person``'s terminal app, unlocked (by typing the passphrase) unless told otherwise."""
-    app = PaykApp(person.home, downloads=person.downloads)
+    """``person``'s terminal app, unlocked (by typing the passphrase) unless told otherwise;
+    received files are written to their downloads folder unless ``save`` is false."""
+    app = PaykApp(person.home, downloads=person.downloads if save else None)
     try:
         async with app.run_test(size=size) as pilot:
             if unlock:

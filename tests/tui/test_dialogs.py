@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import Button, Input, Label, ProgressBar, Static
+from textual.widgets import Button, Input, Label, OptionList, ProgressBar, Static
 
 from payk.tui.groups import NewScreen
 from payk.tui.invite import AcceptScreen, InviteScreen
@@ -180,3 +180,29 @@ async def test_unread_counts_for_conversations_not_open(
         await pilot.press("down")
         await until(pilot, lambda: "two" in _thread_text(app), "Carol's thread")
         assert items["Carol"].unread == 0  # type: ignore[attr-defined]
+
+
+async def test_a_received_file_stays_in_the_store_until_saved(
+    relay: Relay, people: tuple[Payk, Payk], tmp_path: Path
+) -> None:
+    alice, bob = people
+    alice.init("Alice", [relay.address])
+    bob.init("Bob", [relay.address])
+    connect(alice, bob)
+    leaflet = tmp_path / "leaflet.pdf"
+    leaflet.write_bytes(b"%PDF meeting points " * 500)
+    alice("send", "Bob", "--file", str(leaflet))
+    async with running(bob, save=False) as (app, pilot):
+        await until(pilot, lambda: "encrypted store" in _thread_text(app), "the kept file")
+        assert not bob.downloads.exists()
+        await pilot.press("ctrl+o")
+        assert isinstance(app.screen, SendFileScreen)
+        await press_button(pilot, "save")
+        assert "Choose a received file" in _text(app, "#file-status")
+        folder = tmp_path / "chosen"
+        folder.mkdir()
+        app.screen.query_one("#file-path", Input).value = str(folder)
+        app.screen.query_one("#received", OptionList).highlighted = 0
+        await press_button(pilot, "save")
+        assert "✓ Saved leaflet.pdf" in _text(app, "#file-status")
+        assert [p.read_bytes() for p in folder.iterdir()] == [leaflet.read_bytes()]

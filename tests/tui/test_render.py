@@ -85,6 +85,10 @@ def test_message_lines_show_sender_time_state_and_files() -> None:
         "📎 photo.jpg (2.0 kB)",
         "   saved to /d/photo.jpg",
     ]
+    kept = dataclasses.replace(photo, file="photo.jpg")  # not written out: file is the name
+    assert message_text(kept, now=NOW, tz=UTC).plain.splitlines()[2:] == [
+        "   in the encrypted store: Ctrl+O saves a copy"
+    ]
     arriving = dataclasses.replace(photo, status="partial")
     assert "saved to" not in message_text(arriving, now=NOW, tz=UTC).plain
     assert "… arriving" in message_text(arriving, now=NOW, tz=UTC).plain

@@ -5,8 +5,10 @@ app's event loop (the client's ``listen()`` in one exclusive worker, restarted w
 mailboxes exist, each send in its own worker), so the screen never blocks. Everything shown is
 read back from the local store: a message appears once the client has stored it, and a timer
 re-reads the store once a second, which is how delivery receipts, names from a contact's hello
-and new contacts show up. Unread counts are kept for this session (messages that arrived while
-their conversation was not open).
+and new contacts show up. ``listen()`` covers mailboxes; a second worker reads the feeds of
+groups and channels every few seconds. Unread counts are kept for this session (messages that
+arrived while their conversation was not open). When ``listen()`` reports a lock (``payk lock``,
+``payk panic`` or Ctrl+L), the screen posts ``Locked`` and the app asks for the passphrase.
 """
 
 from __future__ import annotations
@@ -105,8 +107,11 @@ class MainScreen(Screen[None]):
 
     async def refresh_local(self) -> None:
         """Re-read conversations and the open thread from the store (no network)."""
-        await self._refresh_list()
-        self._refresh_thread()
+        try:
+            await self._refresh_list()
+            self._refresh_thread()
+        except PaykError:  # the store went away (a lock): the Locked message follows
+            return
 
     async def _refresh_list(self) -> None:
         async with self._list_lock:  # the timer and an arrival may both redraw the list

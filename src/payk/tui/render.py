@@ -91,9 +91,11 @@ def file_line(message: Message) -> str:
     line = f"📎 {name}"
     if message.file_size is not None:
         line += f" ({human_size(message.file_size)})"
-    if not message.outgoing and message.status == "received" and message.file:
-        line += f"\n   saved to {printable(message.file)}"
-    return line
+    if message.outgoing or message.status != "received":
+        return line
+    if message.file and message.file != message.file_name:
+        return line + f"\n   saved to {printable(message.file)}"
+    return line + "\n   in the encrypted store: Ctrl+O saves a copy"
 
 
 def message_text(message: Message, *, now: int, tz: tzinfo | None = None) -> Text:
