@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import pkgutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import payk.tui
 from payk.client.config import Config
 from payk.client.messages import Message
 from payk.client.paths import PathOutcome
-from payk.tui import paths, render, safety
+from payk.tui import render
 from payk.tui.paths import (
     RelayState,
     render_routes,
@@ -130,11 +132,15 @@ def test_relay_summary_and_states() -> None:
     ]
 
 
-@pytest.mark.parametrize("module", [payk.tui, render, paths, safety])
-def test_all_is_truthful(module: object) -> None:
-    exported = module.__all__  # type: ignore[attr-defined]
-    assert sorted(exported) == sorted(set(exported))
-    assert all(hasattr(module, name) for name in exported)
+@pytest.mark.parametrize(
+    "name", ["payk.tui", *(f"payk.tui.{m.name}" for m in pkgutil.iter_modules(payk.tui.__path__))]
+)
+def test_every_module_has_a_strategy_and_a_truthful_all(name: str) -> None:
+    module = importlib.import_module(name)
+    assert (module.__doc__ and "Strategy" in module.__doc__) or name == "payk.tui.__main__"
+    exported = module.__all__
+    assert exported and sorted(exported) == sorted(set(exported))
+    assert all(hasattr(module, item) for item in exported)
 
 
 def test_routes_and_transport() -> None:
