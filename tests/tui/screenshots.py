@@ -23,10 +23,12 @@ PNG_WIDTH = 1280
 
 
 async def _shoot(out: Path) -> list[Path]:
+    from textual.widgets import Input, TextArea
+
     from payk.tui import PaykApp
     from payk.tui.main_screen import MainScreen
     from tests.e2e.conftest import Payk, RelayFactory, connect
-    from tests.tui.conftest import type_text, until
+    from tests.tui.conftest import press_button, type_text, until
 
     tmp = Path(tempfile.mkdtemp(prefix="payk-shots-"))
     relays = RelayFactory(tmp)
@@ -68,6 +70,7 @@ async def _shoot(out: Path) -> list[Path]:
                 ("ctrl+s", "safety-code", "#safety-code"),
                 ("ctrl+r", "paths", "#relay-states"),
                 ("ctrl+f", "vault", "#vault-items"),
+                ("ctrl+o", "files", "#received"),
             ):
                 await pilot.press(key)
                 await until(pilot, lambda sel=ready: bool(app.screen.query(sel)), name)  # type: ignore[misc]
@@ -79,6 +82,15 @@ async def _shoot(out: Path) -> list[Path]:
             await until(pilot, lambda: getattr(app.screen, "link", None) is not None, "the link")
             await pilot.pause(0.3)
             save("invitation")
+            await pilot.press("escape")
+            await pilot.press("ctrl+n")
+            app.screen.query_one("#new-name", Input).value = "Neighbours"
+            await press_button(pilot, "group")
+            await until(pilot, lambda: isinstance(app.screen, MainScreen), "the group")
+            await pilot.press("ctrl+b")
+            await press_button(pilot, "share")
+            await until(pilot, lambda: app.screen.query_one("#link", TextArea).text != "", "link")
+            save("group")
             await pilot.press("escape")
         await app.close_client()
     finally:
