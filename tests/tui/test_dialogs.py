@@ -124,7 +124,7 @@ async def test_paths_show_a_relay_going_down(
         assert lines[1].startswith("✗ ") and f":{down.port}  down: " in lines[1]
         assert "Outbox: 0 envelope copies waiting" in _text(app, "#outbox")
         up.stop()
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         await until(pilot, lambda: str(states.render()).count("✗ ") == 2, "both down")
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
@@ -206,3 +206,38 @@ async def test_a_received_file_stays_in_the_store_until_saved(
         await press_button(pilot, "save")
         assert "✓ Saved leaflet.pdf" in _text(app, "#file-status")
         assert [p.read_bytes() for p in folder.iterdir()] == [leaflet.read_bytes()]
+
+
+async def test_a_bundle_carries_a_message_while_the_relay_is_down(
+    relay: Relay, people: tuple[Payk, Payk], tmp_path: Path
+) -> None:
+    alice, bob = people
+    alice.init("Alice", [relay.address])
+    bob.init("Bob", [relay.address])
+    connect(alice, bob)
+    relay.stop()
+    carried = tmp_path / "usb" / "payk.bundle"
+    carried.parent.mkdir()
+    async with running(alice) as (a_app, a_pilot), running(bob) as (b_app, b_pilot):
+        await type_text(a_pilot, "by hand")
+        await a_pilot.press("enter")
+        await until(a_pilot, lambda: "⧗ queued" in _thread_text(a_app), "the queued message")
+        for app, pilot, button, path in (
+            (a_app, a_pilot, "import", tmp_path / "missing.bundle"),
+            (a_app, a_pilot, "export", carried),
+            (b_app, b_pilot, "import", carried),
+        ):
+            await pilot.press("ctrl+r")
+            assert isinstance(app.screen, PathsScreen)
+            app.screen.query_one("#bundle-path", Input).value = str(path)
+            await press_button(pilot, button)
+            await until(pilot, lambda p=path, a=app: p.name in _text(a, "#warnings"), button)  # type: ignore[misc]
+            shown = _text(app, "#warnings")
+            await pilot.press("escape")
+            if path.name == "missing.bundle":
+                assert shown.startswith("✗ missing.bundle")
+            elif button == "export":
+                assert shown.startswith("✓ Wrote") and carried.is_file()
+            else:
+                assert "1 new message(s)" in shown
+        await until(b_pilot, lambda: "by hand" in _thread_text(b_app), "the carried message")

@@ -7,12 +7,16 @@ obfs4 bridge or a forwarding relay); a connection found dead is dropped and open
 relay that came back shows as up. The routes' last outcomes come from
 ``payk.client.paths.path_report``. The dialog runs the probe in a ``@work`` coroutine when it
 opens and on request; the main screen runs it every few seconds for its one-line summary.
+When no relay can be reached, the same dialog writes our waiting envelopes to a bundle file
+for a device that can, or takes one in (``payk.client.bundles``), with a progress bar
+running while it works.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -21,17 +25,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Input, Label, ProgressBar, Static
 
+from payk.client import bundles
 from payk.client.config import Config
 from payk.client.facade import Client
 from payk.client.paths import PathOutcome, path_report
-from payk.tui.render import printable
+from payk.errors import PaykError
+from payk.tui.render import human_size, printable
 
 __all__ = [
     "PathsScreen",
     "RelayState",
     "relay_states",
+    "render_arrival",
     "render_routes",
     "render_states",
     "short_relay",
@@ -40,7 +47,7 @@ __all__ = [
 ]
 
 WARNINGS_SHOWN = 3
-LAN_HINT = "Nearby devices and files carried by hand: payk lan sync, payk bundle export/import."
+LAN_HINT = "Files carried by hand: type a bundle's path below. Nearby devices: payk lan sync."
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,6 +121,14 @@ def render_routes(outcomes: list[PathOutcome]) -> Text:
     return out
 
 
+def render_arrival(arrival: bundles.Arrival, name: str) -> str:
+    """What taking in a bundle did."""
+    return (
+        f"✓ {name}: {len(arrival.messages)} new message(s), {arrival.delivered} envelope(s) "
+        f"for us, {arrival.carried} carried on for others, {arrival.known} already known."
+    )
+
+
 def render_states(states: list[RelayState]) -> Text:
     """One line per relay: a mark, its short address, and why it is down."""
     out = Text()
@@ -132,7 +147,7 @@ class PathsScreen(ModalScreen[None]):
     DEFAULT_CLASSES = "dialog"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
-        Binding("r", "check", "Check again"),
+        Binding("ctrl+r", "check", "Check again"),
     ]
 
     def __init__(self, client: Client) -> None:
@@ -148,18 +163,47 @@ class PathsScreen(ModalScreen[None]):
             yield Label("", id="outbox", classes="hint")
             yield Static("", id="warnings", classes="hint")
             yield Label(LAN_HINT, classes="hint")
+            yield Input(placeholder="bundle file, e.g. /media/usb/payk.bundle", id="bundle-path")
+            yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="bundle-busy")
             with Horizontal(classes="buttons"):
+                yield Button("Export", id="export")
+                yield Button("Import", id="import")
                 yield Button("Check again", id="check")
                 yield Button("Close", id="close", variant="primary")
 
     def on_mount(self) -> None:
+        self.query_one("#bundle-busy").display = False
         self.action_check()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "check":
             self.action_check()
+        elif event.button.id in ("export", "import"):
+            raw = self.query_one("#bundle-path", Input).value.strip()
+            if raw:
+                self.bundle(event.button.id, Path(raw).expanduser())
+            else:
+                self.query_one("#warnings", Static).update("Type the bundle file's path first.")
         else:
             self.action_close()
+
+    @work(exclusive=True, group="bundle", exit_on_error=False)
+    async def bundle(self, direction: str, path: Path) -> None:
+        """Write our waiting envelopes to a bundle, or take one in."""
+        busy, note = self.query_one("#bundle-busy"), self.query_one("#warnings", Static)
+        busy.display = True
+        try:
+            if direction == "export":
+                count, size = await bundles.export_bundle(self.client, path)
+                said = f"✓ Wrote {count} envelope(s), {human_size(size)}, to {path.name}."
+            else:
+                arrival = await bundles.import_bundle(self.client, path)
+                said = render_arrival(arrival, path.name)
+        except PaykError as exc:
+            said = f"✗ {path.name}: {exc}"
+        finally:
+            busy.display = False
+        note.update(Text(printable(said)))
 
     def action_check(self) -> None:
         """Probe the relays again."""
