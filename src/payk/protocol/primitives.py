@@ -15,6 +15,8 @@ import datetime
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 import vodozemac
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -24,6 +26,8 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from payk.errors import DecryptionError, LocalProtocolError, RemoteProtocolError, UsageError
+
+_T = TypeVar("_T")
 
 __all__ = [
     "AEAD_KEY_LEN",
@@ -403,6 +407,15 @@ def _check_pickle_key(key: bytes) -> None:
         raise LocalProtocolError("a pickle key is 32 bytes")
 
 
+def _unpickle(load: Callable[[str, bytes], _T], data: bytes, key: bytes, what: str) -> _T:
+    """Restore a vodozemac object from its pickle; any failure is one ``DecryptionError``."""
+    _check_pickle_key(key)
+    try:
+        return load(data.decode("ascii"), key)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DecryptionError(f"the stored {what} could not be opened") from exc
+
+
 class OlmAccount:
     """A vodozemac Olm account: the Curve25519 and Ed25519 identity keys and one-time keys."""
 
@@ -471,11 +484,7 @@ class OlmAccount:
         Raises:
             DecryptionError: wrong key or damaged pickle.
         """
-        _check_pickle_key(key)
-        try:
-            return cls(vodozemac.Account.from_pickle(data.decode("ascii"), key))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise DecryptionError("the stored account could not be opened") from exc
+        return cls(_unpickle(vodozemac.Account.from_pickle, data, key, "account"))
 
 
 class OlmSession:
@@ -519,11 +528,7 @@ class OlmSession:
         Raises:
             DecryptionError: wrong key or damaged pickle.
         """
-        _check_pickle_key(key)
-        try:
-            return cls(vodozemac.Session.from_pickle(data.decode("ascii"), key))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise DecryptionError("the stored session could not be opened") from exc
+        return cls(_unpickle(vodozemac.Session.from_pickle, data, key, "session"))
 
 
 # An in-memory snapshot never leaves the process, so a fixed pickle key is enough for it.
@@ -603,11 +608,7 @@ class MegolmOutbound:
         Raises:
             DecryptionError: wrong key or damaged pickle.
         """
-        _check_pickle_key(key)
-        try:
-            return cls(vodozemac.GroupSession.from_pickle(data.decode("ascii"), key))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise DecryptionError("the stored group session could not be opened") from exc
+        return cls(_unpickle(vodozemac.GroupSession.from_pickle, data, key, "group session"))
 
 
 class MegolmInbound:
@@ -659,8 +660,4 @@ class MegolmInbound:
         Raises:
             DecryptionError: wrong key or damaged pickle.
         """
-        _check_pickle_key(key)
-        try:
-            return cls(vodozemac.InboundGroupSession.from_pickle(data.decode("ascii"), key))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise DecryptionError("the stored group session could not be opened") from exc
+        return cls(_unpickle(vodozemac.InboundGroupSession.from_pickle, data, key, "group session"))
