@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from payk.client import groups
 from payk.client.facade import Client
+from payk.client.feed_listen import FeedPoller
 from payk.errors import InvitationError, RemoteProtocolError, UsageError
 from payk.net.memory import MemoryNetwork, MemoryRelayConnection
 from payk.net.relay import FeedCreds
@@ -148,3 +150,26 @@ async def test_a_removed_member_can_ask_again(trio: Trio) -> None:
     assert [m.text for m in await groups.sync_all(trio.carol)] == ["welcome back"]
     with pytest.raises(UsageError, match="already belong"):
         await groups.join(trio.carol, await groups.invite(trio.alice, "Union"))
+
+
+async def test_listen_yields_group_messages(trio: Trio) -> None:
+    stream = trio.bob.listen()
+    first = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0)
+    await groups.send_text(trio.alice, "Union", "heard while listening")
+    message = await asyncio.wait_for(first, timeout=20)
+    assert (message.conversation, message.sender) == ("Union", "Alice")
+    assert message.text == "heard while listening"
+    await stream.aclose()
+    assert await groups.sync_all(trio.bob) == []  # read once, not again by the next sync
+
+
+async def test_feed_poller_finds_nothing_without_new_entries(trio: Trio) -> None:
+    woken: list[bool] = []
+    poller = FeedPoller(trio.bob, lambda: woken.append(True))
+    assert await poller.poll_once() == 0
+    assert poller.take() == [] and woken == []
+    await groups.send_text(trio.alice, "Union", "one")
+    assert await poller.poll_once() == 1
+    assert [m.text for m in poller.take()] == ["one"] and woken == [True]
+    assert poller.take() == []

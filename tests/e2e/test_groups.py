@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from .conftest import Payk, Relay
+from .conftest import Payk, Relay, read_line
 
 
 @pytest.fixture
@@ -134,3 +136,26 @@ def test_poll_vote_tally_and_event(trio: tuple[Payk, Payk, Payk]) -> None:
     assert "reminder: March (Union)" in result.stderr
     again = bob("sync", "--save", str(bob.downloads))
     assert "reminder" not in again.stderr
+
+
+def test_listen_prints_group_messages_as_json_lines(trio: tuple[Payk, Payk, Payk]) -> None:
+    alice, bob, _ = trio
+    alice("group", "create", "Union")
+    _admit(alice, bob, "Bob")
+    alice.sync()
+    listener = alice.spawn("listen")
+    try:
+        bob("send", "Union", "heard without a sync")
+        line = json.loads(read_line(listener))
+        assert (line["conversation"], line["from"], line["text"]) == (
+            "Union",
+            "Bob",
+            "heard without a sync",
+        )
+    finally:
+        listener.send_signal(signal.SIGINT)
+        listener.wait(timeout=30)
+    assert listener.stderr is not None
+    listener.stderr.close()
+    assert listener.returncode == 130
+    assert alice.sync() == []  # listen stored it: the next sync has nothing new

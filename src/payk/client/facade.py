@@ -23,6 +23,7 @@ from payk.client import contacts, disappearing, files, groups, invites, outbox, 
 from payk.client.carry import flush_carried
 from payk.client.config import Config, load_config
 from payk.client.contacts import Contact
+from payk.client.feed_listen import FeedPoller
 from payk.client.inbox import InboxResult
 from payk.client.mailboxes import (
     add_mailbox,
@@ -498,13 +499,15 @@ class Client:
         ]
         tasks.append(asyncio.create_task(self._flush_forever()))
         tasks.append(asyncio.create_task(disappearing.purge_forever(self)))
+        poller = FeedPoller(self, lambda: queue.put_nowait(InboxResult()))  # groups, channels
+        tasks.append(asyncio.create_task(poller.run()))
         watch = safety.LockWatch(self.profile.home, self.profile.signal_key, self.profile.note)
         try:
             while True:
                 result = await safety.next_unless_locked(queue, watch)  # payk lock: raises
                 while not queue.empty():  # one receipt for everything already waiting
                     result.merge(queue.get_nowait())
-                for message in await self._after_receive(result):
+                for message in await self._after_receive(result) + poller.take():
                     yield message
         finally:
             for task in tasks:
