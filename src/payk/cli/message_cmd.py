@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="delete it on both sides this long after delivery (30s, 10m, 1h, 2d, 1w; "
         "default: the conversation's timer, see payk disappear)",
     )
+    send.add_argument(
+        "--reply", metavar="ID", help="answer this message (an id or prefix from history --json)"
+    )
     send.set_defaults(handler=_send)
     sync = sub.add_parser("sync", help="fetch over every relay and show what is new")
     sync.add_argument(
@@ -82,12 +85,14 @@ def _with_save(client: Client, args: argparse.Namespace) -> None:
 def _send(args: argparse.Namespace, out: Output) -> int:
     if (args.text is None) == (args.file is None):
         raise UsageError("give either a message or --file PATH")
+    if args.reply is not None and args.file is not None:
+        raise UsageError("--reply works with text messages, not with --file")
     size = _size(args.file)
     expire = None if args.expire is None else disappearing.parse_duration(args.expire)
 
     async def body(client: Client) -> int:
         if args.file is None:
-            sent = await client.send_text(args.to, args.text, expire=expire)
+            sent = await client.send_text(args.to, args.text, expire=expire, reply_to=args.reply)
         else:
             sent = await _send_file(client, args.to, args.file, size, out, expire)
         out.emit({"id": sent.id, "paths": sent.paths}, render_sent(args.to, sent))
@@ -153,6 +158,7 @@ def _history(args: argparse.Namespace, out: Output) -> int:
 
     async def body(client: Client) -> int:
         messages = client.history(args.to, limit=args.limit)
+        await client.mark_read(args.to)  # shown now: a read receipt goes back
         out.emit(
             {"messages": [m.as_json() for m in messages]},
             render_messages(messages, empty=f"No messages with {args.to} yet."),
@@ -168,6 +174,7 @@ _STATUS = {
     "queued": "⧗ queued (no relay reachable yet)",
     "sent": "✓ sent",
     "delivered": "✓✓ delivered",
+    "read": "✓✓ read",
     "received": "",
     "partial": "… arriving",
     "failed": "✗ did not verify",
@@ -189,6 +196,9 @@ def printable(text: str) -> str:
 def render_message(message: Message) -> RenderableType:
     """One message as a line: who, when, what, and its delivery state."""
     line = Text()
+    quoted = message.quoted()
+    if quoted is not None:
+        line.append(f"  ↳ “{printable(quoted)}”\n", style="dim italic")
     line.append(f"{message.sender}", style="bold cyan" if message.outgoing else "bold magenta")
     if message.outgoing:
         line.append(f" → {message.conversation}", style="dim")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 
-from payk.client import contacts, disappearing, files, groups, invites, outbox, safety
+from payk.client import contacts, disappearing, files, groups, invites, outbox, reading, safety
 from payk.client.carry import flush_carried
 from payk.client.config import Config, load_config
 from payk.client.contacts import Contact
@@ -249,29 +249,42 @@ class Client:
 
     # --- sending -------------------------------------------------------------------------
 
-    async def send_text(self, alias: str, text: str, *, expire: int | None = None) -> Sent:
+    async def send_text(
+        self, alias: str, text: str, *, expire: int | None = None, reply_to: str | None = None
+    ) -> Sent:
         """Seal, store and send a text message to every mailbox of the contact.
 
         ``expire``: seconds until it disappears on both sides (default: the conversation's
-        timer, see ``payk.client.disappearing``). Never raises for relays being down: the
-        message waits in the outbox.
+        timer, see ``payk.client.disappearing``). ``reply_to``: the id (or an unambiguous
+        prefix) of the message it answers. Never raises for relays being down: the message
+        waits in the outbox.
         """
         if not text:
             raise UsageError("the message is empty")
         if len(text) > 60_000:
             raise UsageError("the message is too long (at most 60000 characters)")
         if groups.is_feed(self.profile.db, alias):  # a group or channel: one feed upload
-            if expire:
-                raise UsageError("--expire works with contacts, not yet in groups or channels")
+            if expire or reply_to:
+                raise UsageError(
+                    "--expire and --reply work with contacts, not yet in groups or channels"
+                )
             msg_id_hex, paths = await groups.send_text(self, alias, text)
             return Sent(id=msg_id_hex, paths=paths)
         msg_id = primitives.random_bytes(content.ID_LEN)
         now = self.clock()
         expire = disappearing.timer_for(self.profile.db, alias, expire)
-        item = Text(id=msg_id, text=text, sent_at=now, expire=expire)
+        answers = b""
+        if reply_to is not None:
+            contact = contacts.contact_by_alias(self.profile.db, alias)
+            answers = reading.resolve_reply(self.profile.db, contact.id, reply_to)
+        item = Text(id=msg_id, text=text, sent_at=now, expire=expire, reply_to=answers)
         with self.profile.db.transaction():
             rowid = self._queue(alias, content.encode(item), [], msg_id, now, text=text)
             disappearing.start(self.profile.db, rowid, expire, now)
+            if answers:
+                self.profile.db.execute(
+                    "UPDATE messages SET reply_to = ? WHERE rowid_ = ?", (answers, rowid)
+                )
         await self.flush(force=True)
         return self._sent(rowid)
 
@@ -461,7 +474,7 @@ class Client:
             self.warnings.append(f"{result.dropped} envelope(s) could not be read and were dropped")
         return messages
 
-    def _queue_receipts(self, receipts: dict[int, list[bytes]]) -> None:
+    def _queue_receipts(self, receipts: dict[int, list[bytes]], *, read: bool = False) -> None:
         db, key = self.profile.db, self.profile.pickle_key
         now = self.clock()
         with db.transaction():
@@ -469,7 +482,7 @@ class Client:
                 for start in range(0, len(ids), content.MAX_RECEIPT_IDS):
                     chunk = ids[start : start + content.MAX_RECEIPT_IDS]
                     session = contacts.load_session(db, contact_id, key)
-                    sealed = session.seal(content.encode(Receipt(ids=chunk)), now=now)
+                    sealed = session.seal(content.encode(Receipt(ids=chunk, read=read)), now=now)
                     contacts.save_session(db, contact_id, session, key)
                     outbox.enqueue(
                         db,
@@ -531,6 +544,20 @@ class Client:
         disappearing.purge(self.profile.db, self.clock())
         contact = contacts.contact_by_alias(self.profile.db, alias)
         return history(self.profile.db, contact.id, self.name, limit)
+
+    async def mark_read(self, alias: str) -> int:
+        """Mark a contact's incoming messages read and send them a read receipt (how many).
+
+        Groups and channels have no read receipts (0). Relays being down never raise here.
+        """
+        if groups.is_feed(self.profile.db, alias):
+            return 0
+        contact = contacts.contact_by_alias(self.profile.db, alias)
+        ids = reading.mark_read(self.profile.db, contact.id, self.clock())
+        if ids:
+            self._queue_receipts({contact.id: ids}, read=True)
+            await self.flush(force=True)
+        return len(ids)
 
     def _note_relay_errors(self) -> None:
         for relay, exc in self.pool.errors.items():

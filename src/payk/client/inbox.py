@@ -149,8 +149,8 @@ def _message(
     if isinstance(item, Text):
         rowid = db.execute(
             "INSERT OR IGNORE INTO messages (contact_id, msg_id, outgoing, text, sent_at, "
-            "stored_at, status) VALUES (?, ?, 0, ?, ?, ?, 'received')",
-            (contact_id, item.id, item.text, item.sent_at, now),
+            "stored_at, status, reply_to) VALUES (?, ?, 0, ?, ?, ?, 'received', ?)",
+            (contact_id, item.id, item.text, item.sent_at, now, item.reply_to or None),
         )
         if rowid:
             result.messages.append(rowid)
@@ -159,10 +159,10 @@ def _message(
         done = files.offer_received(db, contact_id, item, now=now)
         _file_done(done, contact_id, db, result)
     elif isinstance(item, Receipt):
-        db.execute_many(
-            "UPDATE messages SET status = 'delivered' "
-            "WHERE contact_id = ? AND msg_id = ? AND outgoing = 1",
-            [(contact_id, msg_id) for msg_id in item.ids],
+        db.execute_many(  # a read receipt wins over a delivery receipt, whichever comes first
+            "UPDATE messages SET status = ? WHERE contact_id = ? AND msg_id = ? "
+            "AND outgoing = 1 AND status != 'read'",
+            [("read" if item.read else "delivered", contact_id, i) for i in item.ids],
         )
     elif isinstance(item, Timer):
         pass  # a new conversation default: see disappearing.received below

@@ -3,8 +3,8 @@
 Strategy: one frozen ``Message`` type for everything shown (sync results, listen, history),
 built from the ``messages`` table joined with the contact's alias; ``as_json`` is the
 ``--json`` shape of CLI.md (``id``, ``conversation``, ``from``, ``text``, ``file``,
-``sent_at``) plus ``paths``, ``status``, ``outgoing`` and ``expires_at`` (when a disappearing
-message is deleted, else null).
+``sent_at``) plus ``paths``, ``status``, ``outgoing``, ``expires_at`` (when a disappearing
+message is deleted, else null) and ``reply_to`` (the id of the message it answers, or null).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ __all__ = ["Message", "history", "messages_by_rowid"]
 
 _SELECT = (
     "SELECT m.rowid_, m.msg_id, c.alias, m.outgoing, m.text, m.file_name, m.file_size, "
-    "m.file_path, m.sent_at, m.status, m.paths, e.expires_at FROM messages m "
+    "m.file_path, m.sent_at, m.status, m.paths, e.expires_at, m.reply_to, "
+    "r.text AS reply_text, r.file_name AS reply_file FROM messages m "
     "JOIN contacts c ON c.id = m.contact_id LEFT JOIN expiry e ON e.message = m.rowid_ "
+    "LEFT JOIN messages r ON r.contact_id = m.contact_id AND r.msg_id = m.reply_to "
 )
 
 
@@ -28,9 +30,9 @@ class Message:
     """One message in a conversation.
 
     ``status``: ``queued`` (no relay has it yet), ``sent``, ``delivered`` (a receipt came
-    back) for outgoing; ``received``, ``partial`` (file still arriving), ``failed`` (a file
-    that did not verify) for incoming. ``paths``: relays that took it (outgoing), or that it
-    arrived through in this sync (incoming).
+    back), ``read`` (the contact viewed it) for outgoing; ``received``, ``partial`` (file
+    still arriving), ``failed`` (a file that did not verify) for incoming. ``paths``: relays
+    that took it (outgoing), or that it arrived through in this sync (incoming).
     """
 
     id: str
@@ -45,6 +47,8 @@ class Message:
     status: str
     paths: int
     expires_at: int | None = None
+    reply_to: str | None = None
+    reply_text: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The CLI.md ``--json`` message object."""
@@ -59,7 +63,15 @@ class Message:
             "status": self.status,
             "outgoing": self.outgoing,
             "expires_at": self.expires_at,
+            "reply_to": self.reply_to,
         }
+
+    def quoted(self) -> str | None:
+        """The first line of the message this one answers (``None`` when not a reply)."""
+        if self.reply_to is None:
+            return None
+        lines = (self.reply_text or "").splitlines()
+        return lines[0] if lines else "(a message no longer here)"
 
 
 def _message(row: Row, me: str, paths: int | None = None) -> Message:
@@ -77,6 +89,8 @@ def _message(row: Row, me: str, paths: int | None = None) -> Message:
         status=str(row["status"]),
         paths=int(row["paths"]) if paths is None else paths,
         expires_at=row["expires_at"],
+        reply_to=bytes(row["reply_to"]).hex() if row["reply_to"] else None,
+        reply_text=row["reply_text"] or row["reply_file"],
     )
 
 

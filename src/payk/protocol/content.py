@@ -78,12 +78,14 @@ class Hello(msgspec.Struct, frozen=True, tag="hello"):
 
 
 class Text(msgspec.Struct, frozen=True, tag="text", omit_defaults=True):
-    """A text message (``expire``: seconds it lives on each device once stored; 0 = forever)."""
+    """A text message (``expire``: seconds it lives on each device once stored; 0 = forever;
+    ``reply_to``: the id of the message it answers, empty when none)."""
 
     id: _Id
     text: Annotated[str, msgspec.Meta(max_length=60_000)]
     sent_at: _Count
     expire: _Expire = 0
+    reply_to: Annotated[bytes, msgspec.Meta(max_length=ID_LEN)] = b""
 
 
 class FileOffer(msgspec.Struct, frozen=True, tag="file", omit_defaults=True):
@@ -100,10 +102,11 @@ class FileOffer(msgspec.Struct, frozen=True, tag="file", omit_defaults=True):
     expire: _Expire = 0
 
 
-class Receipt(msgspec.Struct, frozen=True, tag="receipt"):
-    """The listed message ids were delivered (stored) on the receiver's device."""
+class Receipt(msgspec.Struct, frozen=True, tag="receipt", omit_defaults=True):
+    """The listed message ids were delivered (stored) on the receiver's device, or ``read``."""
 
     ids: Annotated[list[_Id], msgspec.Meta(max_length=MAX_RECEIPT_IDS)]
+    read: bool = False
 
 
 class Timer(msgspec.Struct, frozen=True, tag="timer"):

@@ -84,12 +84,15 @@ def history(client: Client, conversation: Conversation) -> list[Message]:
     return client.history(conversation.name, limit=HISTORY_LIMIT)
 
 
-async def send_text(client: Client, conversation: Conversation, text: str) -> Sent:
-    """Send ``text`` (it is stored first, so it waits in the outbox if no relay is up)."""
+async def send_text(
+    client: Client, conversation: Conversation, text: str, *, reply_to: str | None = None
+) -> Sent:
+    """Send ``text`` (stored first, so it waits in the outbox if no relay is up), perhaps as
+    an answer to the message ``reply_to`` (contacts only)."""
     if not conversation.writable:
         raise UsageError(f"only the admins of {conversation.name!r} can post to it")
     if conversation.kind == "contact":
-        return await client.send_text(conversation.name, text)
+        return await client.send_text(conversation.name, text, reply_to=reply_to)
     async with feed_lock(client):
         return await client.send_text(conversation.name, text)
 

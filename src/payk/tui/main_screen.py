@@ -66,6 +66,7 @@ class MainScreen(Screen[None]):
         Binding("ctrl+r", "paths", "Relays"),
         Binding("ctrl+f", "vault", "Vault"),
         Binding("ctrl+l", "lock", "Lock"),
+        Binding("ctrl+y", "reply", "Reply", show=False),  # the footer is full at 80 columns
         Binding("up", "move(-1)", "Previous conversation", show=False),
         Binding("down", "move(1)", "Next conversation", show=False),
     ]
@@ -79,6 +80,8 @@ class MainScreen(Screen[None]):
         self.unread: dict[str, int] = {}
         self._list_lock = asyncio.Lock()
         self._typing_focused = False
+        self.reply_to: ChatMessage | None = None
+        self._shown: list[ChatMessage] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -144,17 +147,22 @@ class MainScreen(Screen[None]):
     def _refresh_thread(self) -> None:
         thread = self.query_one("#thread", ThreadView)
         if self.current is None:
+            self._shown = []
             thread.show_note(WELCOME)
             return
         messages = convs.history(self.client, self.current)
+        self._shown = messages
         if messages:
             thread.show(messages, now=self.client.clock())
+            if self.current.kind == "contact" and any(not m.outgoing for m in messages):
+                self.mark_read(self.current)
         else:
             thread.show_note(f"No messages with {printable(self.current.name)} yet.")
 
     def open(self, conversation: Conversation | None) -> None:
         """Show ``conversation`` (or the welcome note) and clear its unread count."""
         self.current = conversation
+        self.reply_to = None
         composer = self.query_one("#composer", Input)
         composer.disabled = conversation is None or not conversation.writable
         composer.placeholder = _placeholder(conversation)
@@ -191,7 +199,9 @@ class MainScreen(Screen[None]):
         if event.input.id != "composer" or self.current is None or not event.value.strip():
             return
         event.input.value = ""
-        self.send_text(self.current, event.value)
+        reply, self.reply_to = self.reply_to, None
+        event.input.placeholder = _placeholder(self.current)
+        self.send_text(self.current, event.value, reply)
 
     def action_move(self, step: int) -> None:
         """Open the previous or next conversation (from the composer, too)."""
@@ -203,11 +213,31 @@ class MainScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Verify and File are shown for contacts, Members for groups and channels."""
         kind = self.current.kind if self.current else None
-        if action in ("verify", "send_file"):
+        if action in ("verify", "send_file", "reply"):
             return kind == "contact"
         if action == "details":
             return kind in ("group", "channel")
         return True
+
+    def action_reply(self) -> None:
+        """Answer the conversation's last message: the next one sent quotes it."""
+        if self.current is None or not self._shown:
+            self.notify("Nothing to reply to yet.", severity="warning")
+            return
+        self.reply_to = self._shown[-1]
+        lines = (self.reply_to.text or self.reply_to.file_name or "").splitlines() or [""]
+        quoted = printable(lines[0])
+        composer = self.query_one("#composer", Input)
+        composer.placeholder = f"Reply to “{quoted[:50]}”; Enter sends"
+        composer.focus()
+
+    @work(group="read", exit_on_error=False)
+    async def mark_read(self, conversation: Conversation) -> None:
+        """Mark what the thread shows as read; the contact gets a read receipt."""
+        try:
+            await self.client.mark_read(conversation.name)
+        except PaykError as exc:
+            self.client.warnings.append(str(exc))
 
     # --- dialogs ---------------------------------------------------------------------------
 
@@ -326,10 +356,13 @@ class MainScreen(Screen[None]):
         self.notify(preview, title=printable(message.sender), markup=False)
 
     @work(group="send", exit_on_error=False)
-    async def send_text(self, conversation: Conversation, text: str) -> None:
+    async def send_text(
+        self, conversation: Conversation, text: str, reply: ChatMessage | None = None
+    ) -> None:
         """Store and send a message; it shows at once as queued, then sent."""
+        reply_id = reply.id if reply is not None else None
         try:
-            sent = await convs.send_text(self.client, conversation, text)
+            sent = await convs.send_text(self.client, conversation, text, reply_to=reply_id)
         except PaykError as exc:
             self.notify(str(exc), title="Not sent", severity="error", markup=False)
             return

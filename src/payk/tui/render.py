@@ -36,6 +36,7 @@ STATUS_MARKS = {
     "queued": "⧗ queued",
     "sent": "✓ sent",
     "delivered": "✓✓ delivered",
+    "read": "✓✓ read",
     "received": "",
     "partial": "… arriving",
     "failed": "✗ did not verify",
@@ -99,8 +100,11 @@ def file_line(message: Message) -> str:
 
 
 def message_text(message: Message, *, now: int, tz: tzinfo | None = None) -> Text:
-    """One message: who and when on the first line, then its text or file, then its state."""
+    """One message: the line it answers (if any), who and when, then its text or file."""
     out = Text()
+    quoted = message.quoted()
+    if quoted is not None:
+        out.append(f"↳ “{printable(quoted)}”\n", style="dim italic")
     out.append(printable(message.sender), style="bold")
     out.append(f"  {clock_time(message.sent_at, now, tz)}", style="dim")
     mark = STATUS_MARKS.get(message.status, message.status)
