@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Payk, Relay, read_line
+from .conftest import Payk, Relay, RelayFactory, read_line
 
 
 @pytest.fixture
@@ -159,3 +159,25 @@ def test_listen_prints_group_messages_as_json_lines(trio: tuple[Payk, Payk, Payk
     listener.stderr.close()
     assert listener.returncode == 130
     assert alice.sync() == []  # listen stored it: the next sync has nothing new
+
+
+@pytest.mark.parametrize("killed", [0, 1])
+def test_group_on_two_relays_survives_one_killed(
+    tmp_path: Path, relays: RelayFactory, killed: int
+) -> None:
+    pair = [relays.start("first"), relays.start("second")]
+    alice = Payk(tmp_path / "alice", "alice passphrase", tmp_path / "alice-downloads")
+    bob = Payk(tmp_path / "bob", "bob passphrase", tmp_path / "bob-downloads")
+    for person, name in ((alice, "Alice"), (bob, "Bob")):
+        person.init(name, [r.address for r in pair])
+    alice("group", "create", "Union")
+    _admit(alice, bob, "Bob")
+    alice.sync()
+    bob("send", "Union", "both relays up")
+    assert _texts(alice.sync()) == [("Bob", "both relays up")]  # once, not twice
+
+    pair[killed].stop()
+    alice("send", "Union", "one relay is gone")
+    assert _texts(bob.sync()) == [("Alice", "one relay is gone")]
+    bob("send", "Union", "still here")
+    assert _texts(alice.sync()) == [("Bob", "still here")]

@@ -1,9 +1,11 @@
 """Group and channel feeds on relays: create, append in order, read from an offset.
 
-Strategy: a feed lives on one relay (the one in the group's or channel's link). Entries to
-append wait in ``group_outbox`` and are appended strictly in the order they were queued, so
-an op is always on the feed before the key wraps that follow it; the first failure stops the
-flush of that feed (order matters more than speed) and the entries wait for the next try.
+Strategy: a channel's feed lives on one relay (the one in its link); a group's feed has a
+first copy here and may have further copies on other relays (``payk.client.feed_mirrors``,
+which get every queued entry too). Entries to append wait in ``group_outbox`` and are
+appended strictly in the order they were queued, so an op is always on the feed before the
+key wraps that follow it; the first failure stops the flush of that feed (order matters more
+than speed) and the entries wait for the next try.
 Reads go through the relay connection (members) and return ``(offset, entry)`` pairs.
 """
 
@@ -12,12 +14,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from payk.client import feed_mirrors
 from payk.client.router import RelayLink, RelayPool
 from payk.client.store.sqlcipher import Database
 from payk.errors import NetworkError
 from payk.net.relay import FeedCreds
 
-__all__ = ["READ_LIMIT", "create_feed", "enqueue", "flush_feed", "read_feed"]
+__all__ = [
+    "READ_LIMIT",
+    "create_feed",
+    "enqueue",
+    "flush_feed",
+    "flush_mirrors",
+    "read_feed",
+]
 
 READ_LIMIT = 100
 
@@ -45,6 +55,7 @@ def enqueue(db: Database, group_ref: int, entries: list[bytes], message: int | N
         "INSERT INTO group_outbox (group_ref, envelope, message) VALUES (?, ?, ?)",
         [(group_ref, entry, message) for entry in entries],
     )
+    feed_mirrors.enqueue(db, group_ref, entries)
 
 
 async def flush_feed(
@@ -69,6 +80,16 @@ async def flush_feed(
                 )
         done += 1
     return done
+
+
+async def flush_mirrors(db: Database, pool: RelayPool, group_ref: int) -> None:
+    """Append what waits for each further copy of the feed, in order, until its relay fails."""
+    for relay, creds, rows in feed_mirrors.waiting(db, group_ref):
+        for outbox_id, envelope in rows:
+            if await pool.call(relay, _appender(creds, envelope)) is None:
+                break
+            with db.transaction():
+                feed_mirrors.sent(db, outbox_id)
 
 
 def _appender(creds: FeedCreds, envelope: bytes) -> Callable[[RelayLink], Awaitable[int]]:

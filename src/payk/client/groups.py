@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from payk.client import channels, feed_rows, feeds
+from payk.client import channels, feed_mirrors, feed_rows, feeds
 from payk.client.feed_rows import (
     FeedRow,
     by_name,
@@ -108,7 +108,9 @@ def _save(db: Database, row_id: int, member: GroupMember, offset: int | None = N
 
 
 async def create(client: Client, name: str) -> str:
-    """Create a group on our first relay, with us as its owner. Returns its name.
+    """Create a group on our first relays (a copy of its feed on each), us its owner.
+
+    Returns its name.
 
     Raises:
         UsageError: the name is taken.
@@ -118,6 +120,7 @@ async def create(client: Client, name: str) -> str:
     name = check_new_name(db, name)
     relay = client.relays[0]
     creds = await feeds.create_feed(client.pool, relay)
+    copies = await _more_copies(client)
     identity = client.profile.identity()
     member, entries = GroupMember.create(
         identity,
@@ -137,9 +140,22 @@ async def create(client: Client, name: str) -> str:
             state=member.to_parts()[0],
             now=client.clock(),
         )
+        for other, other_creds in copies:
+            feed_mirrors.add(db, row_id, other, other_creds)
         feeds.enqueue(db, row_id, entries, None)
     await _push_and_read(client, row_id)
     return name
+
+
+async def _more_copies(client: Client) -> list[tuple[str, FeedCreds]]:
+    """Further copies of a new feed, on our next relays (a relay that is down is skipped)."""
+    copies = []
+    for relay in client.relays[1 : feed_mirrors.MAX_COPIES]:
+        try:
+            copies.append((relay, await feeds.create_feed(client.pool, relay)))
+        except NetworkError as exc:
+            client.warnings.append(f"the group has no copy on {relay}: {exc}")
+    return copies
 
 
 async def invite(client: Client, name: str) -> str:
@@ -170,6 +186,7 @@ async def invite(client: Client, name: str) -> str:
         genesis=member.genesis,
         invite=invite_id,
         secret=secret,
+        mirrors=feed_mirrors.link_places(db, row.id),
     )
     return encode_group_link(link)
 
@@ -205,6 +222,10 @@ async def join(client: Client, text: str, *, alias: str | None = None) -> str:
             state=member.to_parts()[0],
             now=client.clock(),
         )
+        for place in link.mirrors:
+            feed_mirrors.add(
+                db, row_id, place.relay, FeedCreds(feed_id=place.feed, writer_seed=place.writer)
+            )
         feeds.enqueue(db, row_id, [entry], None)
     await _flush(client, by_name(db, name))
     return name
@@ -224,6 +245,7 @@ async def _rejoin(
             "WHERE id = ?",
             (member.to_parts()[0], writer, row.id),
         )
+        feed_mirrors.reset(db, row.id)
         feeds.enqueue(db, row.id, [entry], None)
     await _flush(client, by_name(db, row.name))
     return row.name
@@ -356,6 +378,7 @@ async def _flush(client: Client, row: FeedRow) -> None:
     )
     if pending and pending[0]:
         await feeds.flush_feed(client.profile.db, client.pool, row.id, row.relay, row.creds)
+    await feeds.flush_mirrors(client.profile.db, client.pool, row.id)
 
 
 async def _sync_one(client: Client, row_id: int) -> list[int]:
@@ -372,18 +395,42 @@ async def _sync_one(client: Client, row_id: int) -> list[int]:
 
 
 async def _read_all(client: Client, row: FeedRow) -> list[int]:
+    """Read every copy of the feed; raises only when none could be read."""
     new: list[int] = []
-    offset = row.next_offset
+    places = feed_mirrors.places(client.profile.db, row)
+    failures: list[NetworkError] = []
+    for place in places:
+        try:
+            await _read_place(client, row, place, new, dedup=len(places) > 1)
+        except NetworkError as exc:
+            failures.append(exc)
+    if len(failures) == len(places):
+        raise failures[0]
+    return new
+
+
+async def _read_place(
+    client: Client, row: FeedRow, place: feed_mirrors.Place, new: list[int], *, dedup: bool
+) -> None:
+    offset = place.next_offset
     while True:
-        batch = await feeds.read_feed(client.pool, row.relay, row.feed_id, offset)
+        batch = await feeds.read_feed(client.pool, place.relay, place.feed_id, offset)
         if batch is None:
-            raise client.pool.errors.get(row.relay) or NetworkError("the feed could not be read")
+            raise client.pool.errors.get(place.relay) or NetworkError("the feed could not be read")
         if not batch:
-            return new
-        offset = _process(client, row, batch, new)
+            return
+        offset = _process(client, row, place, batch, new, dedup=dedup)
 
 
-def _process(client: Client, row: FeedRow, batch: list[tuple[int, bytes]], new: list[int]) -> int:
+def _process(
+    client: Client,
+    row: FeedRow,
+    place: feed_mirrors.Place,
+    batch: list[tuple[int, bytes]],
+    new: list[int],
+    *,
+    dedup: bool,
+) -> int:
     db = client.profile.db
     identity = client.profile.identity()
     with db.transaction():
@@ -391,11 +438,15 @@ def _process(client: Client, row: FeedRow, batch: list[tuple[int, bytes]], new: 
         offset = 0
         for position, data in batch:
             offset = position + 1
+            if dedup and not feed_mirrors.first_time(db, row.id, data):
+                continue
             events = member.receive(identity, data)
             if _handle(client, row, member, events, new):
                 offset = 0
+                feed_mirrors.reset(db, row.id)
                 break
-        _save(db, row.id, member, offset)
+        _save(db, row.id, member)
+        feed_mirrors.save_offset(db, row.id, place, offset)
     return offset
 
 
