@@ -7,16 +7,16 @@ The long form is ``python -m tools.crash_campaign relay --kills 1000`` (or set
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from tools.relay_campaign import App, run_relay_campaign
 
+from tests.relay.harness import postgres_schema_url
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 KILLS = int(os.environ.get("PAYK_CAMPAIGN_KILLS", "10"))
-PG_ENV = "PAYK_TEST_POSTGRES"
 
 
 def test_the_app_shows_each_payload_once() -> None:
@@ -37,19 +37,8 @@ async def test_sqlite_relay_survives_sigkill_under_load(tmp_path: Path) -> None:
 
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
-    dsn = os.environ.get(PG_ENV)
-    if not dsn:
-        pytest.skip(f"{PG_ENV} is not set; the PostgreSQL crash campaign needs a DSN")
-    import asyncpg
-
-    schema = f"payk_crash_{secrets.token_hex(6)}"
-    separator = "&" if "?" in dsn else "?"
-    yield f"{dsn}{separator}schema={schema}"
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
+    async with postgres_schema_url("the crash campaign", prefix="payk_crash") as url:
+        yield url
 
 
 @pytest.mark.postgres

@@ -6,16 +6,12 @@ schema of its own, dropped afterwards); the latter skips without ``PAYK_TEST_POS
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.relay.harness import RelayProcess, start_relay
-
-PG_ENV = "PAYK_TEST_POSTGRES"
+from tests.relay.harness import RelayProcess, postgres_schema_url, start_relay
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -26,21 +22,10 @@ async def relay(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield process
         assert await process.terminate() == 0
         return
-    dsn = os.environ.get(PG_ENV)
-    if not dsn:
-        pytest.skip(f"{PG_ENV} is not set; PostgreSQL relay tests need a DSN there")
-    import asyncpg
-
-    schema = f"payk_t_{secrets.token_hex(6)}"
-    url = f"{dsn}{'&' if '?' in dsn else '?'}schema={schema}"
-    process = await start_relay(tmp_path / "relay", "--db", url)
-    try:
-        yield process
-        assert await process.terminate() == 0
-    finally:
-        await process.kill()
-        conn = await asyncpg.connect(dsn)
+    async with postgres_schema_url("each PostgreSQL relay test") as url:
+        process = await start_relay(tmp_path / "relay", "--db", url)
         try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            yield process
+            assert await process.terminate() == 0
         finally:
-            await conn.close()
+            await process.kill()

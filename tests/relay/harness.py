@@ -11,11 +11,15 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import ssl
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from payk.protocol.address import RelayAddress
 
@@ -112,3 +116,28 @@ async def http_get(address: RelayAddress, path: str) -> tuple[int, dict[str, str
         key, _, value = line.partition(":")
         headers[key.strip().lower()] = value.strip()
     return status, headers, body, der
+
+
+PG_ENV = "PAYK_TEST_POSTGRES"
+
+
+@contextlib.asynccontextmanager
+async def postgres_schema_url(needed_by: str, *, prefix: str = "payk_t") -> AsyncIterator[str]:
+    """A relay ``--db`` URL on a fresh PostgreSQL schema, dropped afterwards.
+
+    Skips the test, naming ``needed_by``, when PAYK_TEST_POSTGRES is not set.
+    """
+    dsn = os.environ.get(PG_ENV)
+    if not dsn:
+        pytest.skip(f"{PG_ENV} is not set; {needed_by} needs a PostgreSQL DSN")
+    import asyncpg
+
+    schema = f"{prefix}_{secrets.token_hex(6)}"
+    try:
+        yield f"{dsn}{'&' if '?' in dsn else '?'}schema={schema}"
+    finally:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()

@@ -6,35 +6,21 @@ Needs ``PAYK_TEST_POSTGRES`` (a DSN); each test works in its own schema, dropped
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from payk.net.relay import RelayConnection
-from tests.relay.harness import start_relay
+from tests.relay.harness import postgres_schema_url, start_relay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
-PG_ENV = "PAYK_TEST_POSTGRES"
 
 
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
-    dsn = os.environ.get(PG_ENV)
-    if not dsn:
-        pytest.skip(f"{PG_ENV} is not set; the multi-process relay test needs a PostgreSQL DSN")
-    import asyncpg
-
-    schema = f"payk_t_{secrets.token_hex(6)}"
-    separator = "&" if "?" in dsn else "?"
-    yield f"{dsn}{separator}schema={schema}"
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
+    async with postgres_schema_url("the multi-process relay test") as url:
+        yield url
 
 
 async def test_two_processes_share_mailboxes_and_wake_each_other(
