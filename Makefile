@@ -35,10 +35,14 @@ unit: $(VENV)/.installed-dev
 
 test: lint typecheck unit
 
-bench: $(VENV)/.installed-dev
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-dev
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench --quick
 
-bench-full: $(VENV)/.installed-dev
+bench-full: $(VENV)/.installed-bench
 	$(BIN)/python -m bench --full
 
 clean:
