@@ -5,7 +5,8 @@ a TOML file given with ``--config`` and the command line fill the same dataclass
 given on the command line wins over the file, and the dataclass holds the defaults. The only
 output is the address line (``relay address: payk://...``, or ``{"address": ...}`` with
 ``--json``) printed once the relay listens. Logging goes to stderr and, by the relay's own
-rules, carries no mailbox ids, client addresses or per-message timing.
+rules, carries no mailbox ids, client addresses or per-message timing. The relay runs on
+uvloop where it is installed (every platform but Windows), else on asyncio's own loop.
 """
 
 from __future__ import annotations
@@ -134,7 +135,12 @@ def _serve(args: argparse.Namespace, out: Output) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("websockets").setLevel(logging.CRITICAL)
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    return asyncio.run(run_relay(config, lambda address: _emit_address(out, address)))
+    main = run_relay(config, lambda address: _emit_address(out, address))
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def _address(args: argparse.Namespace, out: Output) -> int:
