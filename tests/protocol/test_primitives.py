@@ -122,3 +122,107 @@ def test_olm_signature_verifies_with_pyca() -> None:
     p.verify(account.ed25519, b"data", signature)
     with pytest.raises(DecryptionError):
         p.verify(account.ed25519, b"datb", signature)
+
+
+# --- Olm: a failed decrypt changes nothing ------------------------------------------------------
+
+
+def _olm_pair() -> tuple[p.OlmSession, p.OlmSession]:
+    """(outbound, inbound) after the pre-key message; the inbound side has not sent yet."""
+    alice, bob = p.OlmAccount(), p.OlmAccount()
+    outbound = bob.outbound(alice.curve25519, alice.new_one_time_key())
+    inbound, _ = alice.inbound(bob.curve25519, *outbound.encrypt(b"first"))
+    return outbound, inbound
+
+
+def _established() -> tuple[p.OlmSession, p.OlmSession]:
+    """(outbound, inbound) after the pre-key message and a reply: both send normal messages."""
+    outbound, inbound = _olm_pair()
+    assert outbound.decrypt(*inbound.encrypt(b"reply")) == b"reply"
+    return outbound, inbound
+
+
+def _stranger_message() -> tuple[int, bytes]:
+    """A well-formed normal message from an unrelated session: an unknown ratchet key."""
+    outbound, _ = _established()
+    return outbound.encrypt(b"stranger")
+
+
+def _failures(genuine: tuple[int, bytes], seen: tuple[int, bytes]) -> list[tuple[int, bytes]]:
+    kind, body = genuine
+    return [
+        (kind, body[:-1] + bytes([body[-1] ^ 1])),  # forged MAC
+        (kind, body[:20]),  # truncated
+        (kind, body + b"\x00"),  # one byte too many: the MAC is read from the wrong place
+        (0, body),  # wrong type
+        seen,  # replayed
+        _stranger_message(),  # a ratchet key this session never saw (would open a chain)
+        (kind, body[:3] + bytes(32) + body[35:]),  # a zero ratchet key (not contributory)
+    ]
+
+
+def _assert_refused_without_change(session: p.OlmSession, message: tuple[int, bytes]) -> None:
+    before = session.pickle(KEY)
+    with pytest.raises(DecryptionError):
+        session.decrypt(*message)
+    assert session.pickle(KEY) == before
+
+
+def test_olm_pickles_are_deterministic() -> None:
+    """What the no-change tests below rely on to compare whole session states."""
+    outbound, _ = _olm_pair()
+    assert outbound.pickle(KEY) == outbound.pickle(KEY)
+
+
+@pytest.mark.parametrize("replied", [False, True], ids=["inactive-sender", "active-sender"])
+def test_failed_olm_decrypts_change_nothing(replied: bool) -> None:
+    """Every kind of failure, on a session that has replied since its last ratchet turn and
+    on one that has not (the state in which vodozemac itself would change on failure)."""
+    outbound, inbound = _established()
+    seen = outbound.encrypt(b"one")
+    assert inbound.decrypt(*seen) == b"one"
+    if replied:
+        assert outbound.decrypt(*inbound.encrypt(b"pong")) == b"pong"
+    nxt = outbound.encrypt(b"two")
+    for failure in _failures(nxt, seen):
+        _assert_refused_without_change(inbound, failure)
+    assert inbound.decrypt(*nxt) == b"two"
+    _assert_refused_without_change(inbound, nxt)
+    _assert_refused_without_change(inbound, seen)
+    assert outbound.decrypt(*inbound.encrypt(b"three")) == b"three"
+
+
+def test_failed_olm_decrypts_on_a_fresh_inbound_or_restored_session_change_nothing() -> None:
+    outbound, inbound = _olm_pair()
+    restored = p.OlmSession.from_pickle(outbound.pickle(KEY), KEY)
+    for session, message in ((inbound, outbound.encrypt(b"a")), (restored, _stranger_message())):
+        _assert_refused_without_change(session, _stranger_message())
+        _assert_refused_without_change(session, (message[0], message[1][:-1]))
+    assert inbound.decrypt(*outbound.encrypt(b"b")) == b"b"
+
+
+def test_an_olm_message_too_far_ahead_changes_nothing() -> None:
+    """vodozemac refuses a gap of more than 2000 messages in one chain."""
+    outbound, inbound = _established()
+    inbound.decrypt(*outbound.encrypt(b"ping"))
+    messages = [outbound.encrypt(b"x") for _ in range(2003)]
+    _assert_refused_without_change(inbound, messages[-1])
+    assert inbound.decrypt(*messages[1]) == b"x"
+    assert inbound.decrypt(*messages[0]) == b"x"  # a skipped key was kept
+
+
+def test_olm_chain_parsing_recognises_vodozemac_messages_only() -> None:
+    outbound, inbound = _established()
+    assert inbound.decrypt(*outbound.encrypt(b"a")) == b"a"
+    kind, body = outbound.encrypt(b"b" * 300)  # a two-byte ciphertext length
+    for _ in range(200):
+        kind, body = outbound.encrypt(b"c")  # a two-byte chain index
+    chain = p._ratchet_key(kind, body)
+    assert chain is not None and len(chain) == 32
+    assert p._ratchet_key(0, body) is None
+    assert p._ratchet_key(kind, body + b"\x00") is None
+    assert p._ratchet_key(kind, body[:-1]) is None
+    # the ratchet-key field again before the MAC: protobuf would take the second one
+    repeated = body[:-8] + b"\x0a\x20" + bytes(range(32)) + body[-8:]
+    assert p._ratchet_key(kind, repeated) is None
+    assert p._ratchet_key(kind, body[:36] + b"\xff" * 11) is None

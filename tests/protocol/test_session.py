@@ -274,6 +274,34 @@ def test_olm_forgets_chains_after_five_turns() -> None:
     assert pair.bob.open(pair.alice.seal(b"still fine", now=NOW), now=NOW) == b"still fine"
 
 
+def test_a_forgotten_chain_changes_nothing_before_this_side_replies() -> None:
+    """The Olm refusal in the state where vodozemac would turn its sending ratchet (this side
+    has opened a new chain and not sealed since): the session is restored, byte for byte."""
+    pair = SessionPair.established()
+    late = pair.alice.seal(b"late", now=NOW)
+    for _ in range(6):
+        pair.bob.open(pair.alice.seal(b"a", now=NOW), now=NOW)
+        pair.alice.open(pair.bob.seal(b"b", now=NOW), now=NOW)
+    pair.bob.open(pair.alice.seal(b"a new chain", now=NOW), now=NOW)
+    _refused(pair.bob, late, DecryptionError)
+    following = pair.alice.seal(b"same chain", now=NOW)
+    assert pair.bob.open(following, now=NOW) == b"same chain"
+    _refused(pair.bob, following, ReplayError)
+    assert pair.alice.open(pair.bob.seal(b"reply", now=NOW), now=NOW) == b"reply"
+
+
+def test_an_olm_refusal_inside_the_window_changes_nothing() -> None:
+    """Olm keeps 40 skipped keys, the outer window 256 counters: a message between the two
+    passes the outer layer and is refused by Olm, and nothing changes."""
+    pair = SessionPair.established()
+    sealed = [pair.alice.seal(b"%d" % i, now=NOW) for i in range(50)]
+    assert pair.bob.open(sealed[-1], now=NOW) == b"49"
+    _refused(pair.bob, sealed[0], DecryptionError)
+    assert pair.bob.open(sealed[20], now=NOW) == b"20"
+    _refused(pair.bob, sealed[20], ReplayError)
+    _refused(pair.bob, sealed[-1], ReplayError)
+
+
 # --- rotation ----------------------------------------------------------------------------------
 
 

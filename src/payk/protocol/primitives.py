@@ -372,8 +372,11 @@ def _kem_private(decapsulation_key: bytes) -> mlkem.MLKEM768PrivateKey:
 # --- Curve25519 key checks ---------------------------------------------------------------------
 
 # Any fixed scalar works: every small-order point times a clamped scalar is the identity,
-# which X25519 reports as an all-zero secret and pyca refuses.
-_PROBE_SCALAR = hashlib.sha256(b"payk/v1/curve25519/probe").digest()
+# which X25519 reports as an all-zero secret and pyca refuses. The scalar is public, so its
+# key object is built once (loading it computes its public key, as costly as the probe).
+_PROBE = x25519.X25519PrivateKey.from_private_bytes(
+    hashlib.sha256(b"payk/v1/curve25519/probe").digest()
+)
 
 
 def check_curve25519_public(key: bytes) -> None:
@@ -384,9 +387,8 @@ def check_curve25519_public(key: bytes) -> None:
     """
     if len(key) != CURVE25519_KEY_LEN:
         raise RemoteProtocolError("a Curve25519 key is 32 bytes")
-    probe = x25519.X25519PrivateKey.from_private_bytes(_PROBE_SCALAR)
     try:
-        probe.exchange(x25519.X25519PublicKey.from_public_bytes(key))
+        _PROBE.exchange(x25519.X25519PublicKey.from_public_bytes(key))
     except ValueError as exc:
         raise RemoteProtocolError("a Curve25519 key is zero or of small order") from exc
 
@@ -451,7 +453,7 @@ class OlmAccount:
             vodozemac.Curve25519PublicKey.from_bytes(identity_key),
             vodozemac.Curve25519PublicKey.from_bytes(one_time_key),
         )
-        return OlmSession(session)
+        return OlmSession(session, sender_active=True)
 
     def inbound(
         self, sender_key: bytes, message_type: int, message: bytes
@@ -488,16 +490,32 @@ class OlmAccount:
 
 
 class OlmSession:
-    """A vodozemac Olm session (3DH + Double Ratchet); messages are (type, bytes) pairs."""
+    """A vodozemac Olm session (3DH + Double Ratchet); messages are (type, bytes) pairs.
 
-    __slots__ = ("_session",)
+    A failed ``decrypt`` leaves the session exactly as it was. vodozemac (0.10) already
+    works on copies of the receiving chain and of the sending ratchet and keeps them only
+    when the MAC checked, with one exception: a message naming an unknown ratchet key, while
+    this side has not sent since it last turned the ratchet (its sending ratchet is
+    "inactive"), activates the sending ratchet (a fresh ratchet key, as the next ``encrypt``
+    would make) even when the message then fails. So ``decrypt`` keeps an in-memory pickle to
+    restore only while that can happen: not after an ``encrypt`` (the ratchet is active) and
+    not for a message on the chain of the last message that decrypted (a known chain).
+    """
 
-    def __init__(self, session: vodozemac.Session) -> None:
+    __slots__ = ("_known_chain", "_sender_active", "_session")
+
+    def __init__(self, session: vodozemac.Session, *, sender_active: bool = False) -> None:
         self._session = session
+        # Whether the sending ratchet is surely active; False when it may be inactive.
+        self._sender_active = sender_active
+        # The ratchet key of the last message that decrypted: its receiving chain exists.
+        self._known_chain: bytes | None = None
 
     def encrypt(self, plaintext: bytes) -> tuple[int, bytes]:
         """Encrypt and advance the ratchet: (0 for pre-key or 1 for normal, message bytes)."""
-        return self._session.encrypt(plaintext).to_parts()
+        parts = self._session.encrypt(plaintext).to_parts()
+        self._sender_active = True
+        return parts
 
     def decrypt(self, message_type: int, message: bytes) -> bytes:
         """Decrypt a message; on failure the session is left exactly as it was.
@@ -509,12 +527,23 @@ class OlmSession:
             parsed = vodozemac.AnyOlmMessage.from_parts(message_type, message)
         except ValueError as exc:
             raise DecryptionError() from exc
-        saved = self._session.pickle(_SNAPSHOT_KEY)
-        try:
-            return self._session.decrypt(parsed)
-        except ValueError as exc:
-            self._session = vodozemac.Session.from_pickle(saved, _SNAPSHOT_KEY)
-            raise DecryptionError() from exc
+        chain = _ratchet_key(message_type, message)
+        if self._sender_active or (chain is not None and chain == self._known_chain):
+            try:
+                plaintext = self._session.decrypt(parsed)
+            except ValueError as exc:
+                raise DecryptionError() from exc
+        else:
+            saved = self._session.pickle(_SNAPSHOT_KEY)
+            try:
+                plaintext = self._session.decrypt(parsed)
+            except ValueError as exc:
+                self._session = vodozemac.Session.from_pickle(saved, _SNAPSHOT_KEY)
+                raise DecryptionError() from exc
+        if chain is None or chain != self._known_chain:
+            self._sender_active = False  # it may have opened a new chain, turning the ratchet
+        self._known_chain = chain
+        return plaintext
 
     def pickle(self, key: bytes) -> bytes:
         """The session encrypted with the 32-byte ``key`` (vodozemac pickle)."""
@@ -533,6 +562,42 @@ class OlmSession:
 
 # An in-memory snapshot never leaves the process, so a fixed pickle key is enough for it.
 _SNAPSHOT_KEY = bytes(PICKLE_KEY_LEN)
+
+# A normal Olm message (vodozemac encodes it this way and no other): version 3, then the
+# protobuf fields ratchet key (tag 0x0A, 32 bytes), chain index (0x10, varint) and
+# ciphertext (0x22, length-prefixed), then an 8-byte truncated MAC.
+_OLM_HEAD = b"\x03\x0a\x20"
+_OLM_MAC_LEN = 8
+
+
+def _ratchet_key(message_type: int, message: bytes) -> bytes | None:
+    """The ratchet key of a normal message in exactly vodozemac's encoding, else None.
+
+    Only an exact layout counts: protobuf lets a field repeat (the last one wins), so a
+    message that is not laid out exactly so is treated as naming an unknown chain.
+    """
+    if message_type != 1 or message[:3] != _OLM_HEAD or message[35:36] != b"\x10":
+        return None
+    _, pos = _read_varint(message, 36)
+    if pos < 0 or message[pos : pos + 1] != b"\x22":
+        return None
+    length, pos = _read_varint(message, pos + 1)
+    if pos < 0 or pos + length + _OLM_MAC_LEN != len(message):
+        return None
+    return message[3:35]
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """A protobuf varint at ``pos``: (value, position after it), or (0, -1) if malformed."""
+    value = shift = 0
+    while pos < len(data) and shift < 64:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+    return 0, -1
 
 
 # --- X25519 (group epoch-key wraps, next to ML-KEM) --------------------------------------------

@@ -20,7 +20,8 @@ States and invariants (the full construction is in docs/protocol.md):
   key has the smaller SHA-256 wins on both sides. Retired epochs are erased ``grace_seconds``
   after retirement; the current epoch never is.
 * ``open`` works on a copy of the state and commits only after everything succeeded, Olm
-  decryption last (it restores its own snapshot on failure): a failure changes nothing.
+  decryption last (a failed Olm decrypt leaves the Olm session as it was, see
+  ``primitives.OlmSession``): a failure changes nothing.
 """
 
 from __future__ import annotations
