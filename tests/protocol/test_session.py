@@ -6,6 +6,8 @@ Each bad-input test checks the error class AND that the session state did not ch
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as hs
 
 from payk.errors import (
     DecryptionError,
@@ -180,6 +182,29 @@ def test_refusals_for_position_cost_no_cryptography(monkeypatch: pytest.MonkeyPa
     _refused(pair.bob, bytes(ahead), ReplayError)
     with pytest.raises(AssertionError, match="cryptography ran"):  # the probe does bite
         pair.bob.open(control, now=NOW)
+
+
+@given(hs.lists(hs.tuples(hs.integers(0, 3), hs.integers(0, ep.WINDOW + 8)), max_size=700))
+def test_the_replay_window_keeps_exactly_the_counters_above_its_floor(
+    steps: list[tuple[int, int]],
+) -> None:
+    """Counters mostly in order (the window fills and slides), some late, some repeated."""
+    epoch = ep.Epoch(key=b"", started_at=0)
+    opened: set[int] = set()
+    front = 0
+    for step, lateness in [(1, 1)] * (ep.WINDOW + 4) + steps:  # a full window first
+        front += step
+        counter = max(front - lateness, 0) if lateness % 4 == 0 else front
+        try:
+            ep.check_counter(epoch, counter, max_skip=1000)
+        except ReplayError:
+            assert counter in opened or counter <= max(opened) - ep.WINDOW
+            continue
+        ep.commit_counter(epoch, counter)
+        opened.add(counter)
+        assert epoch.highest == max(opened)
+        assert epoch.seen == {c for c in opened if c > epoch.highest - ep.WINDOW}
+    assert epoch.received == len(opened)
 
 
 def test_a_message_older_than_the_window_is_refused() -> None:

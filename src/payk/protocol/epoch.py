@@ -49,6 +49,7 @@ RESPONDER = 1  # the inviter is sending
 WINDOW = 256
 NONCE = bytes(p.AEAD_NONCE_LEN)
 _U32 = struct.Struct(">I")
+_MESSAGE_SUFFIX = struct.Struct(">BII")  # direction, epoch, counter
 
 _TRANSCRIPT_0 = b"payk/v1/pairwise/transcript-0"
 _TRANSCRIPT_1 = b"payk/v1/pairwise/transcript-1"
@@ -103,8 +104,9 @@ def message_key(
     epoch_key: bytes, envelope_id: bytes, direction: int, epoch: int, counter: int
 ) -> bytes:
     """The one-use key for message ``counter`` of ``epoch`` sent in ``direction``."""
-    info = _MESSAGE + bytes((direction,)) + _U32.pack(epoch) + _U32.pack(counter)
-    return p.hkdf(epoch_key, salt=envelope_id, info=info)
+    return p.hkdf(
+        epoch_key, salt=envelope_id, info=_MESSAGE + _MESSAGE_SUFFIX.pack(direction, epoch, counter)
+    )
 
 
 def handshake_message_key(key: bytes, envelope_id: bytes, counter: int) -> bytes:
@@ -131,6 +133,10 @@ def commit_counter(epoch: Epoch, counter: int) -> None:
     epoch.seen.add(counter)
     epoch.received += 1
     if counter > epoch.highest:
+        old_floor, floor = epoch.highest - WINDOW, counter - WINDOW
         epoch.highest = counter
-        floor = counter - WINDOW
-        epoch.seen = {seen for seen in epoch.seen if seen > floor}
+        if floor - old_floor < len(epoch.seen):  # usually one step: drop just what fell out
+            for stale in range(old_floor + 1, floor + 1):
+                epoch.seen.discard(stale)
+        else:  # every counter kept is above the old floor (check_counter refused the rest)
+            epoch.seen = {seen for seen in epoch.seen if seen > floor}

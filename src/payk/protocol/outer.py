@@ -22,7 +22,8 @@ AEAD refuses, and never return a partly parsed result.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+
+import msgspec
 
 from payk.errors import DecryptionError, RemoteProtocolError
 from payk.protocol import envelope as env
@@ -51,8 +52,7 @@ _PAIRWISE_FIXED = 1 + 4 + 4
 _HANDSHAKE_LEN = 16 + p.KEM_CIPHERTEXT_LEN + 4
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PairwiseHeader:
+class PairwiseHeader(msgspec.Struct, frozen=True, kw_only=True):
     """The cleartext part of a pairwise body (bound as associated data)."""
 
     epoch: int
@@ -65,8 +65,7 @@ class PairwiseHeader:
         return fixed + (self.kem_ciphertext or b"")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PairwiseInner:
+class PairwiseInner(msgspec.Struct, frozen=True, kw_only=True):
     """The sealed part of a pairwise body."""
 
     olm_type: int
@@ -80,8 +79,7 @@ class PairwiseInner:
         return head + _olm_bytes(self.olm_type, self.olm)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HandshakeHeader:
+class HandshakeHeader(msgspec.Struct, frozen=True, kw_only=True):
     """The cleartext part of a handshake body."""
 
     invite_id: bytes
@@ -92,8 +90,7 @@ class HandshakeHeader:
         return self.invite_id + self.kem_ciphertext + _U32.pack(self.counter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HandshakeInner:
+class HandshakeInner(msgspec.Struct, frozen=True, kw_only=True):
     """The sealed part of a handshake body."""
 
     identity: bytes

@@ -105,10 +105,15 @@ def _expired(epoch: ep.Epoch, now: int, grace: int) -> bool:
 
 def erase_expired(state: SessionState, now: int, *, grace: int, keep: int) -> None:
     """Erase retired epochs past their grace time, and all but the ``keep`` newest retired."""
-    retired = sorted(n for n in state.epochs if n != state.current)
-    surplus = set(retired[: max(len(retired) - keep, 0)])
-    for number in [n for n, e in state.epochs.items() if _expired(e, now, grace)] + [*surplus]:
-        state.epochs.pop(number, None)
+    epochs = state.epochs
+    doomed = [
+        n for n, e in epochs.items() if e.retired_at is not None and now >= e.retired_at + grace
+    ]
+    surplus = len(epochs) - (state.current in epochs) - keep
+    if surplus > 0:
+        doomed += sorted(n for n in epochs if n != state.current)[:surplus]
+    for number in doomed:
+        epochs.pop(number, None)
     if 0 not in state.epochs and not state.initiator:
         state.handshake = None
 

@@ -198,9 +198,10 @@ class PairwiseSession:
         hs_key = ep.handshake_key(shared, th0)
         msg_key = ep.handshake_message_key(hs_key, envelope_.envelope_id, header.counter)
         inner = outer.open_handshake(envelope_, key=msg_key)
-        peer = _invitee_identity(identity, inner, ep.transcript_1(th0, inner.identity))
+        th1 = ep.transcript_1(th0, inner.identity)
+        peer = _invitee_identity(identity, inner, th1)
         olm, plaintext = identity.account.inbound(peer.curve25519, inner.olm_type, inner.olm)
-        first.key = ep.epoch_zero_key(shared, ep.transcript_1(th0, inner.identity))
+        first.key = ep.epoch_zero_key(shared, th1)
         ep.commit_counter(first, header.counter)
         state = st.SessionState(
             initiator=False,
