@@ -9,6 +9,15 @@ failure takes the same time either way. The ``Hub`` routes the store's wake-ups 
 other processes on PostgreSQL) to the sessions subscribed to a mailbox; the server's push
 task then asks ``pending_pushes`` for what to send.
 
+Pushing: a mailbox is either *caught up* on a session (every stored envelope was pushed
+there) or waits for a fetch (just subscribed, woken without an envelope, or a backlog of at
+least ``PUSH_BATCH`` pushed and unacked). A wake-up that carries the envelope just stored in
+a caught-up mailbox is pushed as it is, without reading the store; otherwise the mailbox is
+fetched (oldest ``PUSH_BATCH`` first). Direct envelopes are taken after the fetches of the
+same round and only for mailboxes with no fetch pending, so each mailbox's pushes keep store
+order; ``pushed`` (ids pushed and not acked) makes every envelope go out once per session,
+and acks that complete while a push fetch is reading are held against its (older) result.
+
 Invariants: a session serves a mailbox's reads, acks, subscriptions and deletion only after
 a valid ``Auth`` on this session's nonce; an ``Ok`` to ``Send``/``Forward`` means durable.
 """
@@ -30,6 +39,7 @@ from payk.relay.store.base import (
     AlreadyExists,
     QuotaExceeded,
     RelayStore,
+    StoredEnvelope,
     UnknownFeed,
     UnknownMailbox,
 )
@@ -39,6 +49,7 @@ __all__ = ["MAX_ANSWER_BYTES", "Hub", "RelayService", "Session"]
 MAX_ANSWER_BYTES = 1024 * 1024
 MAX_PROVEN = 1024
 PUSH_BATCH = 100
+DIRECT_QUEUE = 1000
 _log = logging.getLogger(__name__)
 
 
@@ -54,19 +65,36 @@ class Session:
     pow_used: set[bytes] = field(default_factory=set)
     woken: set[bytes] = field(default_factory=set)
     backlog: set[bytes] = field(default_factory=set)
+    direct: list[tuple[bytes, StoredEnvelope]] = field(default_factory=list)
+    acked_while_reading: dict[bytes, set[bytes]] = field(default_factory=dict)
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wake(self, recv_id: bytes) -> None:
-        """Note that ``recv_id`` may have new envelopes to push."""
+        """Note that ``recv_id`` may have new envelopes to push (found by a fetch)."""
         if recv_id in self.subscribed:
             self.woken.add(recv_id)
             self.wake_event.set()
+
+    def offer(self, recv_id: bytes, envelope: StoredEnvelope) -> None:
+        """Hand on an envelope just stored in ``recv_id``, to push without a fetch."""
+        if recv_id not in self.subscribed:
+            return
+        if len(self.direct) >= DIRECT_QUEUE:
+            self.wake(recv_id)  # a slow reader: the store keeps the bodies, not this queue
+            return
+        self.direct.append((recv_id, envelope))
+        self.wake_event.set()
 
     def take_woken(self) -> set[bytes]:
         """The mailboxes woken since the last call."""
         woken, self.woken = self.woken, set()
         self.wake_event.clear()
         return woken
+
+    def take_direct(self) -> list[tuple[bytes, StoredEnvelope]]:
+        """The envelopes offered since the last call, in commit order."""
+        direct, self.direct = self.direct, []
+        return direct
 
 
 class Hub:
@@ -85,10 +113,16 @@ class Hub:
             if not sessions:
                 del self._subscribers[recv_id]
 
-    def notify(self, key: bytes) -> None:
-        """A durable write happened for mailbox (or feed) ``key``."""
-        for session in tuple(self._subscribers.get(key, ())):
-            session.wake(key)
+    def notify(self, key: bytes, envelope: StoredEnvelope | None = None) -> None:
+        """A durable write happened for mailbox (or feed) ``key``; ``envelope`` if known."""
+        sessions = self._subscribers.get(key)
+        if not sessions:
+            return
+        for session in tuple(sessions):
+            if envelope is None:
+                session.wake(key)
+            else:
+                session.offer(key, envelope)
 
     def __len__(self) -> int:
         return len(self._subscribers)
@@ -118,7 +152,7 @@ class RelayService:
         self._on_forward = on_forward
         self._on_answer = on_answer
         self._dummy_key = signing_public_key(random_bytes(32))
-        store.on_enqueue(self.hub.notify)
+        store.on_wake(self.hub.notify)
         self._handlers: dict[type[Any], Handler] = {
             mb.CreateMailbox: self._create_mailbox,
             mb.Auth: self._auth,
@@ -173,21 +207,39 @@ class RelayService:
         for recv_id in session.take_woken():
             if recv_id not in session.subscribed:
                 continue
+            session.acked_while_reading[recv_id] = set()
             try:
                 stored = await self.store.fetch(recv_id, limit=PUSH_BATCH, now=self._clock())
             except UnknownMailbox:
                 self._drop_subscription(session, recv_id)
                 continue
-            if len(stored) >= PUSH_BATCH:
+            finally:
+                late_acks = session.acked_while_reading.pop(recv_id, set())
+            full = len(stored) >= PUSH_BATCH
+            if late_acks:  # the read began before these acks: they are gone, not new
+                stored = [envelope for envelope in stored if envelope.id not in late_acks]
+            seen = session.pushed.setdefault(recv_id, set())
+            if full:
                 session.backlog.add(recv_id)  # more may wait: look again after acks
             else:
                 session.backlog.discard(recv_id)
-            seen = session.pushed.setdefault(recv_id, set())
+                # the whole mailbox was read: pushed ids not in it are acked or expired
+                seen.intersection_update(envelope.id for envelope in stored)
             for envelope in stored:
                 if envelope.id not in seen:
                     seen.add(envelope.id)
                     item = mb.Item(id=envelope.id, body=envelope.body)
                     pushes.append(mb.Push(recv_id=recv_id, item=item))
+        for recv_id, envelope in session.take_direct():
+            if recv_id not in session.subscribed or recv_id in session.woken:
+                continue  # unsubscribed, or the fetch already due will find it
+            seen = session.pushed.setdefault(recv_id, set())
+            if recv_id in session.backlog or len(seen) >= PUSH_BATCH:
+                session.wake(recv_id)  # not caught up: a fetch keeps the order
+            elif envelope.id not in seen:
+                seen.add(envelope.id)
+                item = mb.Item(id=envelope.id, body=envelope.body)
+                pushes.append(mb.Push(recv_id=recv_id, item=item))
         return pushes
 
     # --- mailboxes ------------------------------------------------------------------------
@@ -261,6 +313,9 @@ class RelayService:
         if req.recv_id not in session.mailboxes:
             return _unauthorized(req)
         await self.store.ack(req.recv_id, req.ids)
+        reading = session.acked_while_reading.get(req.recv_id)
+        if reading is not None:
+            reading.update(req.ids)
         seen = session.pushed.get(req.recv_id)
         if seen is not None:
             seen.difference_update(req.ids)

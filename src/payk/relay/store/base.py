@@ -16,7 +16,10 @@ same test bodies against all of them, so the semantics below are the contract:
   Forward jobs expire like envelopes.
 * Every write returns only once durable. Wake-ups (``on_enqueue``) fire after that, on the
   event loop thread, with the receive id or feed id; a failing callback is logged (without
-  ids) and never breaks the write.
+  ids) and never breaks the write. ``on_wake`` callbacks get the same wake-ups plus, for an
+  envelope this process just enqueued, the stored envelope itself (so a subscriber on this
+  process can be handed it without reading it back); wake-ups from other processes (the
+  PostgreSQL listener) and for feeds carry None. Wake-ups fire in commit order.
 
 Times are integer seconds passed in by the caller; the stores never read the clock.
 """
@@ -40,7 +43,9 @@ __all__ = [
     "StoredEnvelope",
     "UnknownFeed",
     "UnknownMailbox",
+    "WakeCallback",
     "Wakeups",
+    "fresh_envelope",
 ]
 
 ID_LEN = 16
@@ -172,20 +177,36 @@ class RelayStore(Protocol):
     def on_enqueue(self, callback: Callable[[bytes], None]) -> None:
         """Register a wake-up called with a receive id or feed id after a durable write."""
 
+    def on_wake(self, callback: WakeCallback) -> None:
+        """Register a wake-up called with the key and, when known, the envelope just stored."""
+
+
+WakeCallback = Callable[[bytes, StoredEnvelope | None], None]
+
 
 class Wakeups:
-    """The registered ``on_enqueue`` callbacks of one store."""
+    """The registered ``on_enqueue`` and ``on_wake`` callbacks of one store."""
 
     def __init__(self) -> None:
-        self._callbacks: list[Callable[[bytes], None]] = []
+        self._callbacks: list[WakeCallback] = []
 
     def add(self, callback: Callable[[bytes], None]) -> None:
+        self._callbacks.append(lambda key, envelope: callback(key))
+
+    def add_wake(self, callback: WakeCallback) -> None:
         self._callbacks.append(callback)
 
-    def fire(self, key: bytes) -> None:
-        """Call every callback with ``key``; a failing callback is logged and skipped."""
+    def fire(self, key: bytes, envelope: StoredEnvelope | None = None) -> None:
+        """Call every callback for ``key``; a failing callback is logged and skipped."""
         for callback in self._callbacks:
             try:
-                callback(key)
+                callback(key, envelope)
             except Exception:
                 _log.exception("a relay store wake-up callback failed")
+
+
+def fresh_envelope(
+    env_id: bytes, body: bytes, *, expires_at: int, now: int
+) -> StoredEnvelope | None:
+    """The envelope a wake-up hands on, or None when a fetch at ``now`` would not return it."""
+    return StoredEnvelope(id=env_id, body=body) if expires_at > now else None

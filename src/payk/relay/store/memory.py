@@ -23,7 +23,9 @@ from payk.relay.store.base import (
     StoredEnvelope,
     UnknownFeed,
     UnknownMailbox,
+    WakeCallback,
     Wakeups,
+    fresh_envelope,
 )
 
 __all__ = ["MemoryStore"]
@@ -118,9 +120,10 @@ class MemoryStore:
             if not self._fits(mailbox, len(body)):
                 raise QuotaExceeded("mailbox full")
         env_id = secrets.token_bytes(ID_LEN)
-        mailbox.envelopes[env_id] = _Envelope(body, now + self.limits.ttl_seconds)
+        expires_at = now + self.limits.ttl_seconds
+        mailbox.envelopes[env_id] = _Envelope(body, expires_at)
         mailbox.size += len(body)
-        self._wakeups.fire(recv_id)
+        self._wakeups.fire(recv_id, fresh_envelope(env_id, body, expires_at=expires_at, now=now))
         return recv_id, env_id
 
     def _fits(self, mailbox: _Mailbox, size: int) -> bool:
@@ -231,3 +234,6 @@ class MemoryStore:
 
     def on_enqueue(self, callback: Callable[[bytes], None]) -> None:
         self._wakeups.add(callback)
+
+    def on_wake(self, callback: WakeCallback) -> None:
+        self._wakeups.add_wake(callback)

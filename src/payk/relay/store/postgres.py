@@ -14,7 +14,8 @@ can share one database. Consistency across processes comes from row locks:
 
 Each enqueue and append sends ``pg_notify`` inside its transaction (payload: the hex
 receive id or feed id), delivered only on commit. The listener fires the wake-ups for
-notifications from other processes; this process's own writes wake up directly, and
+notifications from other processes (no envelope with them: subscribers fetch); this
+process's own writes wake up directly, handing on the stored envelope, and
 notifications sent by this store's pool connections (known by backend pid) are skipped.
 If the listening connection drops it is re-established; wake-ups sent meanwhile are lost,
 so subscribers must still poll now and then.
@@ -49,7 +50,9 @@ from payk.relay.store.base import (
     StoredEnvelope,
     UnknownFeed,
     UnknownMailbox,
+    WakeCallback,
     Wakeups,
+    fresh_envelope,
 )
 
 __all__ = ["PostgresStore"]
@@ -131,6 +134,9 @@ class PostgresStore:
 
     def on_enqueue(self, callback: Callable[[bytes], None]) -> None:
         self._wakeups.add(callback)
+
+    def on_wake(self, callback: WakeCallback) -> None:
+        self._wakeups.add_wake(callback)
 
     async def _migrate(self) -> None:
         conn = await asyncpg.connect(self._dsn, server_settings=self._settings)
@@ -239,9 +245,10 @@ class PostgresStore:
                 count, nbytes = await _purge_mailbox(conn, recv_id, now)
                 if not self._fits(count, nbytes, len(body)):
                     raise QuotaExceeded("mailbox full")
-            await _insert_envelope(conn, recv_id, env_id, body, now + self.limits.ttl_seconds)
+            expires_at = now + self.limits.ttl_seconds
+            await _insert_envelope(conn, recv_id, env_id, body, expires_at)
             await self._notify(conn, recv_id)
-        self._wakeups.fire(recv_id)
+        self._wakeups.fire(recv_id, fresh_envelope(env_id, body, expires_at=expires_at, now=now))
         return recv_id, env_id
 
     def _fits(self, count: int, nbytes: int, size: int) -> bool:

@@ -6,7 +6,8 @@ Strategy: two threads, each owning one ``sqlite3`` connection to the WAL-mode da
   ``BEGIN IMMEDIATE`` transaction, each inside its own savepoint (a refused job rolls back
   only itself), and commits once with ``synchronous=FULL``: one fsync makes the whole batch
   durable. Jobs that arrive while a commit is in flight form the next batch. Only after the
-  commit does the event loop learn the outcomes; wake-ups fire then, on the loop thread.
+  commit does the event loop learn the outcomes; wake-ups fire then, on the loop thread, in
+  commit order (an enqueue's wake-up carries the envelope it stored).
   ``commits`` counts the transactions, so tests and benchmarks can see the batching.
 * The **reader** answers queries from its own connection (WAL readers never block the
   writer, and a reader never waits for an fsync).
@@ -41,7 +42,9 @@ from payk.relay.store.base import (
     StoredEnvelope,
     UnknownFeed,
     UnknownMailbox,
+    WakeCallback,
     Wakeups,
+    fresh_envelope,
 )
 
 __all__ = ["MAX_BATCH", "SqliteStore"]
@@ -51,13 +54,14 @@ _BUSY_TIMEOUT_MS = 10_000
 _CHUNK = 500
 _T = TypeVar("_T")
 _Fn = Callable[[sqlite3.Connection], Any]
+_Wake = tuple[bytes, StoredEnvelope | None]
 
 
 @dataclass(slots=True)
 class _Job:
     fn: _Fn
     future: asyncio.Future[Any]
-    wake: Callable[[Any], bytes] | None
+    wake: Callable[[Any], _Wake] | None
 
 
 _Outcome = tuple[_Job, Any, BaseException | None]
@@ -144,7 +148,7 @@ class _Worker:
         await asyncio.to_thread(self._thread.join)
 
     def submit(
-        self, fn: Callable[[sqlite3.Connection], _T], wake: Callable[[_T], bytes] | None = None
+        self, fn: Callable[[sqlite3.Connection], _T], wake: Callable[[_T], _Wake] | None = None
     ) -> asyncio.Future[_T]:
         if self._broken is not None:
             raise self._broken
@@ -221,7 +225,7 @@ class _Worker:
     def _deliver(self, outcomes: list[_Outcome]) -> None:
         for job, result, error in outcomes:
             if error is None and job.wake is not None:
-                self._wakeups.fire(job.wake(result))
+                self._wakeups.fire(*job.wake(result))
             if job.future.cancelled():
                 continue
             if error is None:
@@ -271,6 +275,9 @@ class SqliteStore:
     def on_enqueue(self, callback: Callable[[bytes], None]) -> None:
         self._wakeups.add(callback)
 
+    def on_wake(self, callback: WakeCallback) -> None:
+        self._wakeups.add_wake(callback)
+
     # -- mailboxes
 
     async def create_mailbox(
@@ -308,11 +315,15 @@ class SqliteStore:
 
     async def enqueue(self, send_id: bytes, body: bytes, *, now: int) -> tuple[bytes, bytes]:
         limits = self.limits
+        expires_at = now + limits.ttl_seconds
 
         def run(conn: sqlite3.Connection) -> tuple[bytes, bytes]:
             return _enqueue(conn, limits, send_id, body, now)
 
-        return await self._writer.submit(run, wake=lambda result: result[0])
+        def wake(result: tuple[bytes, bytes]) -> _Wake:
+            return result[0], fresh_envelope(result[1], body, expires_at=expires_at, now=now)
+
+        return await self._writer.submit(run, wake=wake)
 
     async def fetch(self, recv_id: bytes, *, limit: int, now: int) -> list[StoredEnvelope]:
         def run(conn: sqlite3.Connection) -> list[StoredEnvelope]:
@@ -387,7 +398,7 @@ class SqliteStore:
             conn.execute("UPDATE feeds SET next_pos = ? WHERE feed_id = ?", (pos + 1, feed_id))
             return pos
 
-        return await self._writer.submit(run, wake=lambda _: feed_id)
+        return await self._writer.submit(run, wake=lambda _: (feed_id, None))
 
     async def read_feed(self, feed_id: bytes, *, offset: int, limit: int) -> list[FeedEntry]:
         def run(conn: sqlite3.Connection) -> list[FeedEntry]:
