@@ -304,7 +304,7 @@ async def _deliver(
     sent_at = {}
     for body in bodies:
         sent_at[body] = time.perf_counter()
-        await sender.send_text("Receiver", body)
+        await sender.send_text("Receiver", body, wait=False)
     await asyncio.wait_for(collector, timeout=300)
     return sent_at, arrived
 

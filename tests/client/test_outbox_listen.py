@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from payk.client import outbox
-from payk.client.facade import Client
-from payk.net.memory import MemoryNetwork
+from payk.client.facade import RECEIPT_DELAY, Client
+from payk.net.memory import MemoryNetwork, MemoryRelay
 
 
 async def _connected(tmp_path: Path) -> tuple[Client, Client, MemoryNetwork]:
@@ -67,5 +69,91 @@ async def test_sync_wait_returns_as_soon_as_something_arrives(tmp_path: Path) ->
     got = await asyncio.wait_for(waiting, timeout=30)
     assert [m.text for m in got] == ["worth the wait"]
     assert await alice.sync(wait=0) == []
+    await alice.close()
+    await bob.close()
+
+
+async def _one_relay(tmp_path: Path, *, quota: int = 10_000) -> tuple[Client, Client, MemoryRelay]:
+    net = MemoryNetwork()
+    relay = net.add_relay(5000)
+    alice = Client.create(tmp_path / "a", "pa", name="Alice", relays=[relay], network=net)
+    bob = Client.create(tmp_path / "b", "pb", name="Bob", relays=[relay], network=net)
+    await bob.accept(await alice.invite(), alias="Alice")
+    await alice.sync()
+    await bob.sync()
+    [state] = net.relays.values()
+    state.quota = quota
+    return alice, bob, state
+
+
+async def test_a_burst_reaches_the_relay_in_order_and_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob, relay = await _one_relay(tmp_path)
+    monkeypatch.setattr(bob, "_flush_soon", lambda: None)  # one flush, below, sends it all
+    for i in range(3 * outbox.WINDOW + 5):
+        sent = await bob.send_text("Alice", f"burst {i}", wait=False)
+        assert sent.paths == 0  # stored on the device, not yet taken by a relay
+    queued = [item.envelope for item in outbox.pending(bob.profile.db)]
+    await bob.flush()
+    assert outbox.pending_count(bob.profile.db) == 0
+    assert [e for e in relay.stored() if e in set(queued)] == queued
+    got = await alice.sync()
+    assert sorted(m.text for m in got) == sorted(f"burst {i}" for i in range(3 * 32 + 5))
+    assert all(m.paths == 1 for m in bob.history("Alice", limit=200) if m.text)
+    await alice.close()
+    await bob.close()
+
+
+async def test_a_refusal_inside_a_window_keeps_the_rest_for_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob, relay = await _one_relay(tmp_path, quota=10)
+    monkeypatch.setattr(bob, "_flush_soon", lambda: None)
+    for i in range(25):
+        await bob.send_text("Alice", f"m {i}", wait=False)
+    report = await bob.flush()
+    assert report.sent == 10 and outbox.pending_count(bob.profile.db) == 15
+    relay.quota = 100
+    first = await alice.sync()
+    await bob.flush(force=True)
+    second = await alice.sync()
+    texts = [m.text for m in first + second]
+    assert sorted(texts) == sorted(f"m {i}" for i in range(25))  # each exactly once
+    await alice.close()
+    await bob.close()
+
+
+async def test_close_waits_for_the_background_flush(tmp_path: Path) -> None:
+    alice, bob, _ = await _one_relay(tmp_path)
+    await bob.send_text("Alice", "sent by the background flush", wait=False)
+    await bob.close()
+    assert [m.text for m in await alice.sync()] == ["sent by the background flush"]
+    await alice.close()
+
+
+async def test_listening_sends_one_receipt_for_a_burst(tmp_path: Path) -> None:
+    alice, bob, relay = await _one_relay(tmp_path)
+    stream = alice.listen()
+    first = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0)
+    for i in range(20):
+        await bob.send_text("Alice", f"quick {i}", wait=False)
+    await bob.flush()
+    got = [await asyncio.wait_for(first, timeout=10)]
+    while len(got) < 20:
+        got.append(await asyncio.wait_for(anext(stream), timeout=10))
+    assert sorted(m.text for m in got) == sorted(f"quick {i}" for i in range(20))
+
+    async def receipts_arrived() -> None:
+        while not relay.stored():  # noqa: ASYNC110 - Alice acked every push; the rest is Bob's
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(receipts_arrived(), timeout=10)
+    await asyncio.sleep(RECEIPT_DELAY * 2)  # a second batch, if the burst was split
+    assert 1 <= len(relay.stored()) <= 2  # one receipt per gathered batch, not twenty
+    await bob.sync()
+    assert all(m.status == "delivered" for m in bob.history("Alice", limit=50) if m.outgoing)
+    await stream.aclose()
     await alice.close()
     await bob.close()

@@ -129,3 +129,28 @@ def test_bad_config_is_a_usage_error(tmp_path: Path, text: str) -> None:
 def test_home_comes_from_the_environment(tmp_path: Path) -> None:
     assert default_home({"PAYK_HOME": str(tmp_path)}) == tmp_path
     assert default_home({}).name == "payk"
+
+
+def test_a_commit_that_does_not_wait_is_synced_before_anything_leaves(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "x.db", b"\x09" * 32)
+    with db.transaction(durable=False):
+        db.execute("INSERT INTO meta (key, value) VALUES ('a', 'b')")
+    assert db.one("PRAGMA synchronous")[0] == 2  # FULL again for every later commit
+    assert db.one("SELECT value FROM meta WHERE key = 'a'")[0] == "b"
+    assert db.one("SELECT 1 FROM meta WHERE key = 'synced'") is None
+    db.sync()  # a durable commit: one fsync covers the lazy one before it
+    assert db.one("SELECT 1 FROM meta WHERE key = 'synced'") is not None
+    db.execute("DELETE FROM meta WHERE key = 'synced'")
+    db.sync()  # nothing lazy since: no write at all
+    assert db.one("SELECT 1 FROM meta WHERE key = 'synced'") is None
+    db.close()
+
+
+def test_a_failed_lazy_transaction_leaves_nothing_and_restores_full_sync(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "x.db", b"\x09" * 32)
+    with pytest.raises(RuntimeError), db.transaction(durable=False):
+        db.execute("INSERT INTO meta (key, value) VALUES ('a', 'b')")
+        raise RuntimeError("crash before the commit")
+    assert db.one("SELECT * FROM meta WHERE key = 'a'") is None
+    assert db.one("PRAGMA synchronous")[0] == 2
+    db.close()

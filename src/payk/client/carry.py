@@ -83,6 +83,7 @@ def carried(db: Database, *, send_ids: set[bytes] | None = None) -> list[BundleI
 
 def outgoing(db: Database, *, now: int) -> list[BundleItem]:
     """Our own envelopes still waiting for a relay, one per (envelope, mailbox)."""
+    db.sync()  # as outbox.pending: nothing leaves before its ratchet step is on disk
     rows = db.query("SELECT DISTINCT relay, send_id, envelope FROM outbox ORDER BY id")
     return [
         BundleItem(relay=r[0], send_id=bytes(r[1]), envelope=bytes(r[2]), created_at=now)

@@ -9,6 +9,7 @@ a name that is taken gets a number (``Sara (2)``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from payk.client.store.sqlcipher import Database, Row
@@ -46,11 +47,14 @@ class Contact:
     verified: bool
 
 
+_peer_keys = functools.lru_cache(maxsize=4096)(IdentityKeys.from_bytes)  # checks cost ~50 us
+
+
 def _contact(row: Row) -> Contact:
     return Contact(
         id=int(row["id"]),
         alias=str(row["alias"]),
-        peer=IdentityKeys.from_bytes(bytes(row["peer"])),
+        peer=_peer_keys(bytes(row["peer"])),
         verified=bool(row["verified"]),
     )
 

@@ -6,7 +6,9 @@ outbox rows in one transaction (``BEGIN IMMEDIATE`` also serialises two payk pro
 profile); network I/O happens only after the commit. Time comes from one ``clock`` function and
 is passed into the protocol. Relays are reached through a ``RelayPool``; problems with single
 relays are collected in ``warnings`` for the front end to show, and only "no relay at all"
-raises ``NetworkError``.
+raises ``NetworkError``. One flush runs at a time. While listening, delivery receipts are held
+for ``RECEIPT_DELAY`` and sent as one receipt per contact, as messaging apps batch them: a burst
+of a hundred messages costs one sealed receipt, not a hundred.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ __all__ = ["Client", "Safety", "Sent"]
 Clock = Callable[[], int]
 Progress = Callable[[int, int], None]
 POLL_INTERVAL = 0.25
+RECEIPT_DELAY = 0.2  # seconds a listening client gathers delivery receipts before sending
 
 
 def system_clock() -> int:
@@ -94,6 +97,9 @@ class Client:
             network or network_for(self.config), timeout=self.config.network_timeout
         )
         self.warnings: list[str] = []
+        self._flushing = asyncio.Lock()  # one flush at a time: no envelope sent twice by us
+        self._flusher: asyncio.Task[None] | None = None  # see _flush_soon
+        self._flush_again = False
         disappearing.purge(profile.db, clock())  # timers that ran out while closed
 
     # --- opening and closing -------------------------------------------------------------
@@ -133,7 +139,9 @@ class Client:
         return cls(unlock_profile(home, passphrase), network=network, clock=clock)
 
     async def close(self) -> None:
-        """Close relay connections and the store."""
+        """Finish a background flush, then close relay connections and the store."""
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
         await self.pool.close()
         self.profile.close()
 
@@ -250,14 +258,24 @@ class Client:
     # --- sending -------------------------------------------------------------------------
 
     async def send_text(
-        self, alias: str, text: str, *, expire: int | None = None, reply_to: str | None = None
+        self,
+        alias: str,
+        text: str,
+        *,
+        expire: int | None = None,
+        reply_to: str | None = None,
+        wait: bool = True,
     ) -> Sent:
         """Seal, store and send a text message to every mailbox of the contact.
 
         ``expire``: seconds until it disappears on both sides (default: the conversation's
         timer, see ``payk.client.disappearing``). ``reply_to``: the id (or an unambiguous
-        prefix) of the message it answers. Never raises for relays being down: the message
-        waits in the outbox.
+        prefix) of the message it answers. ``wait=False`` returns as soon as the message is
+        sealed and stored on this device, as a send button does, and a background flush hands
+        it to the relays (``paths`` is then 0; ``close`` waits for that flush); its commit does
+        not wait for the disk, the flush makes it durable before anything leaves, so a burst
+        of sends shares one fsync. Never raises for relays being down: the message waits in
+        the outbox.
         """
         if not text:
             raise UsageError("the message is empty")
@@ -278,14 +296,18 @@ class Client:
             contact = contacts.contact_by_alias(self.profile.db, alias)
             answers = reading.resolve_reply(self.profile.db, contact.id, reply_to)
         item = Text(id=msg_id, text=text, sent_at=now, expire=expire, reply_to=answers)
-        with self.profile.db.transaction():
+        with self.profile.db.transaction(durable=wait):  # else outbox.pending syncs first
             rowid = self._queue(alias, content.encode(item), [], msg_id, now, text=text)
             disappearing.start(self.profile.db, rowid, expire, now)
             if answers:
                 self.profile.db.execute(
                     "UPDATE messages SET reply_to = ? WHERE rowid_ = ?", (answers, rowid)
                 )
-        await self.flush(force=True)
+        if wait:
+            await self.flush(force=True)
+        else:
+            self._flush_soon()
+            await asyncio.sleep(0)  # let the flush start before the next send
         return self._sent(rowid)
 
     async def send_file(
@@ -394,6 +416,12 @@ class Client:
         self, *, force: bool = False, progress: Callable[[int], None] | None = None
     ) -> outbox.FlushReport:
         """Hand waiting envelopes to their relays (``force``: ignore backoff)."""
+        async with self._flushing:
+            return await self._flush(force=force, progress=progress)
+
+    async def _flush(
+        self, *, force: bool, progress: Callable[[int], None] | None
+    ) -> outbox.FlushReport:
         if force:
             self.pool.forget_errors()
         report = await outbox.flush(
@@ -410,6 +438,21 @@ class Client:
         if force:
             await flush_carried(self.profile.db, self.pool)  # envelopes we carry for others
         return report
+
+    def _flush_soon(self) -> None:
+        """Flush in the background; a call while one runs makes it go round once more."""
+        self._flush_again = True
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_while_asked())
+
+    async def _flush_while_asked(self) -> None:
+        while self._flush_again:
+            self._flush_again = False
+            try:
+                await self.flush()
+            except PaykError as exc:
+                self.warnings.append(str(exc))
+                return
 
     def pending(self) -> int:
         """How many envelope copies still wait for a relay."""
@@ -456,7 +499,9 @@ class Client:
             raise unreachable({r: self.pool.errors[r] for r in relays})
         self._note_relay_errors()
 
-    async def _after_receive(self, result: InboxResult) -> list[Message]:
+    async def _after_receive(
+        self, result: InboxResult, *, held: dict[int, list[bytes]] | None = None
+    ) -> list[Message]:
         db = self.profile.db
         folder = self.config.downloads  # decrypted copies only where the person asked
         for rowid in result.files if folder is not None else ():
@@ -466,9 +511,14 @@ class Client:
                 self.warnings.append(str(exc))
         paths = _paths_by_row(result)
         messages = messages_by_rowid(db, result.messages, self.name, paths)
-        if result.receipts:
+        if held is not None:  # listening: receipts go out together, see _receipts_forever
+            for contact_id, ids in result.receipts.items():
+                held.setdefault(contact_id, []).extend(ids)
+            if result.new_contacts:
+                await self.flush(force=True)
+        elif result.receipts:
             self._queue_receipts(result.receipts)
-        if result.receipts or result.new_contacts:
+        if held is None and (result.receipts or result.new_contacts):
             await self.flush(force=True)
         if result.dropped:
             self.warnings.append(f"{result.dropped} envelope(s) could not be read and were dropped")
@@ -514,13 +564,15 @@ class Client:
         tasks.append(asyncio.create_task(disappearing.purge_forever(self)))
         poller = FeedPoller(self, lambda: queue.put_nowait(InboxResult()))  # groups, channels
         tasks.append(asyncio.create_task(poller.run()))
+        held: dict[int, list[bytes]] = {}  # delivery receipts not yet sealed
+        tasks.append(asyncio.create_task(self._receipts_forever(held)))
         watch = safety.LockWatch(self.profile.home, self.profile.signal_key, self.profile.note)
         try:
             while True:
                 result = await safety.next_unless_locked(queue, watch)  # payk lock: raises
-                while not queue.empty():  # one receipt for everything already waiting
+                while not queue.empty():
                     result.merge(queue.get_nowait())
-                for message in await self._after_receive(result) + poller.take():
+                for message in await self._after_receive(result, held=held) + poller.take():
                     yield message
         finally:
             for task in tasks:
@@ -528,6 +580,23 @@ class Client:
             await asyncio.gather(*tasks, return_exceptions=True)
             if watch.tripped:
                 self.profile.forget_keys()
+            elif held:
+                self._queue_receipts(held)  # sent by the next flush, whenever that is
+
+    async def _receipts_forever(self, held: dict[int, list[bytes]]) -> None:
+        """Seal and send the held delivery receipts every ``RECEIPT_DELAY`` seconds: one
+        receipt per contact for everything that arrived meanwhile, rather than one each."""
+        while True:
+            await asyncio.sleep(RECEIPT_DELAY)
+            if not held:
+                continue
+            receipts = dict(held)
+            held.clear()
+            try:
+                self._queue_receipts(receipts)
+                await self.flush(force=True)
+            except PaykError as exc:
+                self.warnings.append(str(exc))
 
     async def _flush_forever(self) -> None:
         while True:

@@ -3,11 +3,16 @@
 Strategy: sealing and queueing happen in the caller's transaction (with the ratchet step and
 the message row), one row per (envelope, target mailbox); delivery happens after the commit,
 so a crash can neither lose a message nor send one whose key state was not saved. ``flush``
-sends to every relay concurrently; within one target mailbox rows go strictly in order (a
+sends to every relay concurrently; within one target mailbox rows are written in order (a
 handshake always precedes the messages that depend on it) and the first failure stops that
-target. A relay that failed gets exponential backoff (``retry_base`` doubling up to
+target. The first row of a target goes alone (it may be the handshake the rest depend on); the
+rest go in windows of ``WINDOW`` written one after another on the one connection without waiting
+for each answer, so a burst costs one round trip per window, not per envelope. A relay that
+failed gets exponential backoff (``retry_base`` doubling up to
 ``retry_max``); commands run by a person pass ``force`` and try everything at once. A row is
-deleted as soon as its relay acknowledged it, which the relay does only once it is durable.
+deleted once its relay acknowledged it (which the relay does only once it is durable); the
+deletes of one flush share one commit that does not wait for the disk (``_settle``), since a
+lost delete only sends an envelope twice and the receiver drops the copy.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from payk.protocol.address import MailboxAddress
 __all__ = ["FlushReport", "OutboxItem", "enqueue", "flush", "pending", "pending_count"]
 
 Progress = Callable[[int], None]
+SETTLE_EVERY = 256  # rows a long flush deletes per commit
+WINDOW = 32  # envelopes on their way to one mailbox at once
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,7 +74,12 @@ def enqueue(
 
 
 def pending(db: Database, *, now: float | None = None) -> list[OutboxItem]:
-    """Rows waiting for a relay, oldest first; with ``now``, only those due by then."""
+    """Rows waiting for a relay, oldest first; with ``now``, only those due by then.
+
+    First makes every commit durable: a row may come from a seal committed without waiting
+    for the disk, and no envelope leaves before its ratchet step is on disk.
+    """
+    db.sync()
     rows = db.query(
         "SELECT id, contact_id, message, envelope, relay, send_id, attempts FROM outbox "
         "WHERE ? IS NULL OR next_attempt_at <= ? ORDER BY id",
@@ -109,13 +121,16 @@ async def flush(
     for item in pending(db, now=None if force else now):
         by_relay.setdefault(item.relay, {}).setdefault(item.send_id, []).append(item)
     backoff = _Backoff(now=now, base=retry_base, maximum=retry_max)
-    await asyncio.gather(
-        *(
-            _flush_relay(db, pool, relay, targets, report, backoff, progress)
-            for relay, targets in by_relay.items()
+    done: list[int] = []
+    try:
+        await asyncio.gather(
+            *(
+                _flush_relay(db, pool, relay, targets, report, backoff, progress, done)
+                for relay, targets in by_relay.items()
+            )
         )
-    )
-    _update_paths(db, report.messages)
+    finally:
+        _settle(db, done, report.messages)
     return report
 
 
@@ -138,18 +153,27 @@ async def _flush_relay(
     report: FlushReport,
     backoff: _Backoff,
     progress: Progress | None,
+    done: list[int],
 ) -> None:
     for items in targets.values():
-        for index, item in enumerate(items):
-            if not await pool.call(relay, _sender(item)):
-                _failed(db, items[index:], backoff, report)
+        start = 0
+        while start < len(items):
+            window = items[start : start + (WINDOW if start else 1)]
+            answers = await asyncio.gather(*(pool.call(relay, _sender(item)) for item in window))
+            taken = next((i for i, ok in enumerate(answers) if not ok), len(window))
+            for item in window[:taken]:
+                done.append(item.id)
+                report.sent += 1
+                if item.message is not None:
+                    report.messages.add(item.message)
+                if progress is not None:
+                    progress(1)
+            if len(done) >= SETTLE_EVERY:
+                _settle(db, done, set())
+            if taken < len(window):
+                _failed(db, items[start + taken :], backoff, report)
                 break
-            db.execute("DELETE FROM outbox WHERE id = ?", (item.id,))
-            report.sent += 1
-            if item.message is not None:
-                report.messages.add(item.message)
-            if progress is not None:
-                progress(1)
+            start += len(window)
 
 
 def _sender(item: OutboxItem) -> Callable[[RelayLink], Awaitable[bool]]:
@@ -167,6 +191,17 @@ def _failed(db: Database, items: list[OutboxItem], backoff: _Backoff, report: Fl
         "UPDATE outbox SET attempts = ?, next_attempt_at = ? WHERE id = ?",
         [(attempts, backoff.next_at(attempts), item.id) for item in items],
     )
+
+
+def _settle(db: Database, done: list[int], messages: set[int]) -> None:
+    """Delete the rows relays took and update their messages, in one commit that does not
+    wait for the disk: were it lost, the rows would be sent again and dropped as copies."""
+    if not done and not messages:
+        return
+    with db.transaction(durable=False):
+        db.execute_many("DELETE FROM outbox WHERE id = ?", [(row,) for row in done])
+        _update_paths(db, messages)
+    done.clear()
 
 
 def _update_paths(db: Database, messages: set[int]) -> None:

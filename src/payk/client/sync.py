@@ -5,7 +5,9 @@ or dead relay delays nobody. A batch fetched from one mailbox is processed in on
 (``inbox.receive`` per envelope, duplicates dropped by envelope id), committed, and only then
 acknowledged to the relay; a crash or Ctrl-C before the ack means the relay delivers the
 batch again and nothing is lost or doubled. ``listen_relay`` does the same for pushes on a
-subscribed connection and reconnects with backoff when the relay goes away.
+subscribed connection: pushes are read ahead (``_Pushes``) and all that arrived during one
+commit go in the next, and acks go in the background (``_Acks``), so a burst costs a commit
+per batch rather than per envelope; it reconnects with backoff when the relay goes away.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from payk.errors import NetworkError, PaykError
 __all__ = ["fetch_all", "listen_relay"]
 
 FETCH_LIMIT = 100
+MAX_PUSHES = 256  # pushes committed together at most
 Clock = Callable[[], int]
 OnBatch = Callable[[InboxResult], None]
 
@@ -137,11 +140,94 @@ async def _listen_once(
     result = InboxResult()
     await _drain_relay(profile, pool, relay, mailboxes, clock, result)
     on_batch(result)
-    async for delivery in link.deliveries():
-        if delivery.recv_id not in by_recv:
-            continue
-        mailbox, creds = by_recv[delivery.recv_id]
-        result = InboxResult()
-        _process(profile, mailbox.id, relay, [delivery.envelope], clock, result)
-        await link.ack(creds, [delivery.id])
-        on_batch(result)
+    acks = _Acks(link)
+    pushes = _Pushes(link)
+    try:
+        while True:
+            batch = [d for d in await pushes.next_batch() if d.recv_id in by_recv]
+            result = InboxResult()
+            with profile.db.transaction():  # one commit for everything that arrived meanwhile
+                for delivery in batch:
+                    mailbox, _ = by_recv[delivery.recv_id]
+                    _process(profile, mailbox.id, relay, [delivery.envelope], clock, result)
+            for delivery in batch:  # after the commit: an ack lost only re-delivers
+                acks.add(delivery.recv_id, by_recv[delivery.recv_id][1], delivery.id)
+            on_batch(result)
+            acks.check()
+    finally:
+        await acks.close()
+        await pushes.close()
+
+
+class _Pushes:
+    """The connection's pushes, read ahead in the background so that whatever arrived while
+    the last batch was being committed is taken as the next batch (at most ``MAX_PUSHES``)."""
+
+    def __init__(self, link: RelayLink) -> None:
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._failure: BaseException | None = None
+        self._task = asyncio.create_task(self._read(link))
+
+    async def _read(self, link: RelayLink) -> None:
+        try:
+            async for delivery in link.deliveries():
+                self._queue.put_nowait(delivery)
+        except (PaykError, OSError, TimeoutError) as exc:
+            self._failure = exc
+        self._queue.put_nowait(None)
+
+    async def next_batch(self) -> list[Any]:
+        """One or more pushes.
+
+        Raises:
+            NetworkError: the connection ended (or the error that broke it).
+        """
+        batch = [await self._queue.get()]
+        while not self._queue.empty() and len(batch) < MAX_PUSHES:
+            batch.append(self._queue.get_nowait())
+        if None in batch:
+            self._queue.put_nowait(None)
+            batch = batch[: batch.index(None)]
+            if not batch:
+                raise self._failure or NetworkError("the relay ended the subscription")
+        return batch
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+class _Acks:
+    """Acknowledgements sent in the background, so the next push is processed meanwhile:
+    whatever piles up while one ack is on its way goes in the next (one frame per mailbox)."""
+
+    def __init__(self, link: RelayLink) -> None:
+        self._link = link
+        self._waiting: dict[bytes, tuple[Any, list[Any]]] = {}
+        self._ready = asyncio.Event()
+        self._failure: BaseException | None = None
+        self._task = asyncio.create_task(self._run())
+
+    def add(self, recv_id: bytes, creds: Any, envelope_id: Any) -> None:
+        self._waiting.setdefault(recv_id, (creds, []))[1].append(envelope_id)
+        self._ready.set()
+
+    def check(self) -> None:
+        """Raise the error that stopped the acks (the connection is then broken)."""
+        if self._failure is not None:
+            raise self._failure
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                waiting, self._waiting = self._waiting, {}
+                for creds, ids in waiting.values():
+                    await self._link.ack(creds, ids)
+        except (PaykError, OSError, TimeoutError) as exc:
+            self._failure = exc
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)

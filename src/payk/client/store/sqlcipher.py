@@ -45,6 +45,7 @@ class Database:
     def __init__(self, conn: Any) -> None:
         self._conn = conn
         self._depth = 0
+        self._unsynced = False  # a commit since the last durable one did not wait for the disk
 
     @classmethod
     def open(cls, path: Path, key: bytes) -> Database:
@@ -99,8 +100,16 @@ class Database:
                 raise
 
     @contextmanager
-    def transaction(self) -> Iterator[Database]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Database]:
         """Everything inside commits together, or nothing does (nested calls join the outer).
+
+        ``durable=False`` commits without waiting for the disk (``synchronous = NORMAL`` for
+        this one commit): a power cut may undo it, a crashed process never does, and the next
+        durable commit (or ``sync``) makes it durable too (the write-ahead log is written in
+        order and one fsync covers it all). For bookkeeping whose loss repeats work (an outbox
+        row deleted after the relay took it: lost, the envelope is sent again and the receiver
+        drops the copy), and for a ratchet step only if ``sync`` runs before its envelope
+        leaves the device (``outbox.pending`` does that).
 
         Raises:
             StorageError: the commit failed (the transaction was rolled back).
@@ -112,17 +121,28 @@ class Database:
             finally:
                 self._depth -= 1
             return
-        self._run("BEGIN IMMEDIATE")
-        self._depth = 1
+        if not durable:
+            self._run("PRAGMA synchronous = NORMAL")  # read at commit; not allowed inside one
         try:
+            self._run("BEGIN IMMEDIATE")
+            self._depth = 1
             yield self
             self._run("COMMIT")
+            self._unsynced = not durable
         except BaseException:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise
         finally:
             self._depth = 0
+            if not durable:
+                self._conn.execute("PRAGMA synchronous = FULL")
+
+    def sync(self) -> None:
+        """Make every commit so far durable (one fsync), if one of them did not wait."""
+        if self._unsynced and not self._depth:
+            with self.transaction():  # a durable commit fsyncs the whole write-ahead log
+                self._run("INSERT OR REPLACE INTO meta (key, value) VALUES ('synced', x'')")
 
     def _run(self, sql: str, params: Params = ()) -> Any:
         try:
