@@ -51,9 +51,15 @@ def _peers(results: dict[str, Any]) -> Figure | None:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     if "payk" in synapse:
-        values = [synapse["payk"]["msgs_per_s"], synapse["synapse"]["msgs_per_s"]]
-        title = f"End to end, one sender, one receiver ({values[0] / values[1]:.1f}x)"
-        _bars(left, ["payk", "Synapse"], values, title, "msgs/s", log=False)
+        modes = {
+            "payk": "payk",
+            "payk_one_by_one": "payk\none by one",
+            "synapse_pipelined": "Synapse\npipelined",
+            "synapse": "Synapse\none by one",
+        }
+        shown = [m for m in modes if "msgs_per_s" in synapse.get(m, {})]
+        values = [synapse[m]["msgs_per_s"] for m in shown]
+        _bars(left, [modes[m] for m in shown], values, "End to end, one sender", "msgs/s")
     names = [
         n
         for n in ("payk_sqlite", "forwarder", "mosquitto")

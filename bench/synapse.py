@@ -5,18 +5,23 @@ end-to-end figures. The harness installs it into its own virtualenv (``bench/.ve
 created on first use, never the project's), writes a loopback-only config (SQLite, no
 federation, no TLS, registration with no verification, every rate limit lifted) and starts it
 as its own process so its CPU time can be read from ``/proc/<pid>/stat``. Two users register,
-one creates a room and the other joins; the sender then PUTs N ``m.room.message`` events one
-after another (each awaited, as a chat client does) while the receiver long-polls ``/sync``.
-Throughput is messages received over the time from the first send to the last arrival;
-latency is send start to the receiving ``/sync`` returning it. The clients are plain
-keep-alive HTTP in threads, so Synapse is measured with no client crypto at all.
+one creates a room and the other joins; the sender then PUTs N ``m.room.message`` events
+while the receiver long-polls ``/sync``, in two modes: one after another, each awaited, as a
+chat client's send queue does (``synapse``), and up to ``WINDOW`` PUTs in flight on as many
+keep-alive connections (``synapse_pipelined``). Throughput is messages received over the time
+from the first send to the last arrival; latency is send start to the receiving ``/sync``
+returning it. The clients are plain keep-alive HTTP in threads, so Synapse is measured with no
+client crypto at all.
 
 payk runs the same pattern between two profiles through its durable relay with client crypto
-on both sides (``bench.client``'s relay and pairing helpers): N ``send_text`` calls awaited
-one after another in this process while the receiver, ``payk listen`` in its own process as
-on another device, prints them. The relay's CPU is read the same way. The repeats alternate
-between the two systems; figures are medians of the repeats with the spread, and the
-headline is the median of the per-pair ratios of payk's messages/s over Synapse's.
+on both sides (``bench.client``'s relay and pairing helpers), also in two modes: ``send_text``
+awaited until the relay holds each message (``payk_one_by_one``), and ``send_text(wait=False)``,
+which returns once the message is sealed and stored on the device while the background flush
+keeps up to ``WINDOW`` envelopes in flight (``payk``, how a send button works). The receiver is
+``payk listen`` in its own process, as on another device. The relay's CPU is read the same way.
+Every repeat runs all four modes back to back. The headline is the median over repeats of
+payk's pipelined messages/s over the better of Synapse's two modes in the same repeat; the
+one-by-one ratio is reported beside it.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -47,6 +53,8 @@ PEERS_VENV = ROOT / "bench" / ".venv-peers"
 PEER_PACKAGES = ("matrix-synapse", "py-spy")
 START_TIMEOUT = 120.0
 _UNLIMITED = {"per_second": 1_000_000, "burst_count": 1_000_000}
+WINDOW = 32  # messages in flight in the pipelined modes (payk's outbox window is the same)
+MODES = ("synapse", "synapse_pipelined", "payk_one_by_one", "payk")
 
 
 def peer_python() -> Path:
@@ -165,12 +173,12 @@ class _Http:
 
     def __init__(self, port: int, token: str | None = None) -> None:
         self._conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        self._token = token
+        self.token = token
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         headers = {"Content-Type": "application/json"}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         payload = None if body is None else json.dumps(body)
         self._conn.request(method, path, body=payload, headers=headers)
         response = self._conn.getresponse()
@@ -216,7 +224,8 @@ def _receive(
                 out[body] = now
 
 
-def _synapse_burst(port: int, pid: int, count: int) -> dict[str, Any]:
+def _synapse_burst(port: int, pid: int, count: int, window: int = 1) -> dict[str, Any]:
+    """``count`` messages, one PUT after another (``window`` 1) or ``window`` at once."""
     sender, receiver = _register(port, _name("s")), _register(port, _name("r"))
     room = _room(sender, receiver)
     since = receiver.call("GET", "/_matrix/client/v3/sync?timeout=0")["next_batch"]
@@ -226,11 +235,27 @@ def _synapse_burst(port: int, pid: int, count: int) -> dict[str, Any]:
     cpu_before = cpu_seconds(pid)
     thread.start()
     sent_at: dict[str, float] = {}
-    started = time.perf_counter()
-    for i, body in enumerate(bodies):
+    local = threading.local()
+
+    def put(i: int) -> None:
+        if window == 1:
+            http = sender
+        elif not hasattr(local, "http"):
+            http = local.http = _Http(port, sender.token)
+        else:
+            http = local.http
+        body = bodies[i]
         sent_at[body] = time.perf_counter()
         path = f"/_matrix/client/v3/rooms/{room}/send/m.room.message/t{i}"
-        sender.call("PUT", path, {"msgtype": "m.text", "body": body})
+        http.call("PUT", path, {"msgtype": "m.text", "body": body})
+
+    started = time.perf_counter()
+    if window == 1:
+        for i in range(count):
+            put(i)
+    else:
+        with ThreadPoolExecutor(window) as pool:
+            list(pool.map(put, range(count)))
     thread.join(300)
     if thread.is_alive():
         raise TimeoutError("synapse did not deliver every message in time")
@@ -260,23 +285,25 @@ def _figures(count: int, seconds: float, cpu: float, latencies: list[float]) -> 
     }
 
 
-async def _payk_burst(workdir: Path, count: int) -> dict[str, Any]:
+async def _payk_burst(workdir: Path, count: int, *, wait: bool) -> dict[str, Any]:
     """The same pattern between two payk profiles, each in its own process, through one relay.
 
-    The sender runs in this process (``Client.send_text``); the receiver is ``payk listen``
-    in its own process, as on another device, and each line it prints is timed on arrival
-    here (``perf_counter`` is the system-wide monotonic clock).
+    The sender runs in this process (``Client.send_text``, each awaited until the relay holds
+    the message with ``wait``, else until it is sealed and stored on the device while the
+    background flush sends); the receiver is ``payk listen`` in its own process, as on another
+    device, and each line it prints is timed on arrival here (``perf_counter`` is the
+    system-wide monotonic clock).
     """
     async with _payk_relay(workdir) as (pid, relay):
         sender, receiver = await payk_client._pair(workdir, relay)
         await receiver.close()
         try:
             async with _listener(workdir / "r") as lines:
-                await _deliver(sender, lines, ["warm-up"])
+                await _deliver(sender, lines, ["warm-up"], wait=True)
                 bodies = [f"message {i}" for i in range(count)]
                 cpu_before = cpu_seconds(pid)
                 started = time.perf_counter()
-                sent_at, arrived = await _deliver(sender, lines, bodies)
+                sent_at, arrived = await _deliver(sender, lines, bodies, wait=wait)
                 cpu = cpu_seconds(pid) - cpu_before
         finally:
             await sender.close()
@@ -285,7 +312,7 @@ async def _payk_burst(workdir: Path, count: int) -> dict[str, Any]:
 
 
 async def _deliver(
-    sender: Any, lines: asyncio.StreamReader, bodies: list[str]
+    sender: Any, lines: asyncio.StreamReader, bodies: list[str], *, wait: bool
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Send each body in turn while the listener's lines are read; both sides' times."""
     arrived: dict[str, float] = {}
@@ -304,7 +331,7 @@ async def _deliver(
     sent_at = {}
     for body in bodies:
         sent_at[body] = time.perf_counter()
-        await sender.send_text("Receiver", body, wait=False)
+        await sender.send_text("Receiver", body, wait=wait)
     await asyncio.wait_for(collector, timeout=300)
     return sent_at, arrived
 
@@ -377,24 +404,37 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
     the shared machine falls on both, and the headline is the median of the per-pair ratios.
     """
     count, repeats = (100, 3) if quick else (500, 5)
-    matrix, payk = [], []
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in MODES}
     with synapse(workdir / "synapse") as (proc, port, startup):
         await asyncio.to_thread(_synapse_burst, port, proc.pid, 10)  # warm-up
         for n in range(repeats):
-            matrix.append(await asyncio.to_thread(_synapse_burst, port, proc.pid, count))
-            folder = workdir / f"payk-{n}"
-            folder.mkdir()
-            payk.append(await _payk_burst(folder, count))
-    speed = _paired(payk, matrix, "msgs_per_s")
-    cpu = _paired(matrix, payk, "server_cpu_ms_per_msg")
+            for window in (1, WINDOW):
+                name = "synapse" if window == 1 else "synapse_pipelined"
+                runs[name].append(
+                    await asyncio.to_thread(_synapse_burst, port, proc.pid, count, window)
+                )
+            for wait in (True, False):
+                folder = workdir / f"payk-{n}-{'wait' if wait else 'burst'}"
+                folder.mkdir()
+                name = "payk_one_by_one" if wait else "payk"
+                runs[name].append(await _payk_burst(folder, count, wait=wait))
+    best_matrix = [
+        max(a, b, key=lambda r: float(r["msgs_per_s"]))
+        for a, b in zip(runs["synapse"], runs["synapse_pipelined"], strict=True)
+    ]
+    speed = _paired(runs["payk"], best_matrix, "msgs_per_s")
+    serial = _paired(runs["payk_one_by_one"], runs["synapse"], "msgs_per_s")
+    cpu = _paired(runs["synapse"], runs["payk_one_by_one"], "server_cpu_ms_per_msg")
     return {
         "synapse_startup_s": startup,
-        "synapse": _median_with_spread(matrix),
-        "payk": _median_with_spread(payk),
+        **{name: _median_with_spread(found) for name, found in runs.items()},
         "ratios": {
             "payk_over_synapse_msgs_per_s": speed["median"],
             "payk_over_synapse_msgs_per_s_min": speed.get("min"),
             "payk_over_synapse_msgs_per_s_max": speed.get("max"),
+            "one_by_one_payk_over_synapse_msgs_per_s": serial["median"],
+            "one_by_one_payk_over_synapse_msgs_per_s_min": serial.get("min"),
+            "one_by_one_payk_over_synapse_msgs_per_s_max": serial.get("max"),
             "synapse_over_payk_server_cpu_per_msg": cpu["median"],
             "synapse_over_payk_server_cpu_per_msg_min": cpu.get("min"),
             "synapse_over_payk_server_cpu_per_msg_max": cpu.get("max"),
