@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from payk.client import outbox
+from payk.client import facade, outbox
 from payk.client.facade import RECEIPT_DELAY, Client
 from payk.net.memory import MemoryNetwork, MemoryRelay
 
@@ -157,3 +157,26 @@ async def test_listening_sends_one_receipt_for_a_burst(tmp_path: Path) -> None:
     await stream.aclose()
     await alice.close()
     await bob.close()
+
+
+async def test_listen_picks_up_mailboxes_made_while_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(facade, "MAILBOX_CHECK", 0.05)
+    net = MemoryNetwork()
+    relays = [net.add_relay(5000)]
+    alice = Client.create(tmp_path / "a", "pa", name="Alice", relays=relays, network=net)
+    carol = Client.create(tmp_path / "c", "pc", name="Carol", relays=relays, network=net)
+    stream = alice.listen()
+    first = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.1)  # listening, with no mailbox at all yet
+    link = await alice.invite()  # a new mailbox, made after listen started
+    await carol.accept(link, alias="Alice")
+    await carol.send_text("Alice", "found you")
+    message = await asyncio.wait_for(first, timeout=10)
+    while message.text != "found you":
+        message = await asyncio.wait_for(anext(stream), timeout=10)
+    assert message.sender == "Carol"
+    await stream.aclose()
+    await alice.close()
+    await carol.close()

@@ -39,7 +39,7 @@ from payk.client.paths import network_for
 from payk.client.profile import Profile, create_profile, unlock_profile
 from payk.client.router import Network, RelayLink, RelayPool, unreachable
 from payk.client.store.header import KdfParams
-from payk.client.sync import fetch_all, listen_relay
+from payk.client.sync import Listeners, fetch_all
 from payk.errors import PaykError, StorageError, UsageError
 from payk.protocol import content, primitives
 from payk.protocol.address import MailboxAddress, RelayAddress
@@ -53,6 +53,7 @@ __all__ = ["Client", "Safety", "Sent"]
 Clock = Callable[[], int]
 Progress = Callable[[int, int], None]
 POLL_INTERVAL = 0.25
+MAILBOX_CHECK = 2.0  # seconds between looks for mailboxes made while listening
 RECEIPT_DELAY = 0.2  # seconds a listening client gathers delivery receipts before sending
 
 
@@ -545,21 +546,16 @@ class Client:
     async def listen(self) -> AsyncGenerator[Message, None]:
         """Stay connected to every relay; yield messages as they arrive (until cancelled)."""
         queue: asyncio.Queue[InboxResult] = asyncio.Queue()
-        relays = sorted({m.relay for m in all_mailboxes(self.profile.db)})
-        tasks = [
-            asyncio.create_task(
-                listen_relay(
-                    self.profile,
-                    self.pool,
-                    relay,
-                    clock=self.clock,
-                    on_batch=queue.put_nowait,
-                    retry_base=self.config.retry_base / 2,
-                    retry_max=self.config.retry_max,
-                )
-            )
-            for relay in relays
-        ]
+        listeners = Listeners(
+            self.profile,
+            self.pool,
+            clock=self.clock,
+            on_batch=queue.put_nowait,
+            retry_base=self.config.retry_base / 2,
+            retry_max=self.config.retry_max,
+        )
+        listeners.refresh()
+        tasks = [asyncio.create_task(listeners.watch(MAILBOX_CHECK))]
         tasks.append(asyncio.create_task(self._flush_forever()))
         tasks.append(asyncio.create_task(disappearing.purge_forever(self)))
         poller = FeedPoller(self, lambda: queue.put_nowait(InboxResult()))  # groups, channels
@@ -572,12 +568,15 @@ class Client:
                 result = await safety.next_unless_locked(queue, watch)  # payk lock: raises
                 while not queue.empty():
                     result.merge(queue.get_nowait())
+                if result.new_contacts:
+                    listeners.refresh()  # their mailboxes, at once rather than at the next check
                 for message in await self._after_receive(result, held=held) + poller.take():
                     yield message
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await listeners.stop()
             if watch.tripped:
                 self.profile.forget_keys()
             elif held:

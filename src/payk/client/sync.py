@@ -13,6 +13,7 @@ per batch rather than per envelope; it reconnects with backoff when the relay go
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -22,7 +23,7 @@ from payk.client.profile import Profile
 from payk.client.router import RelayLink, RelayPool
 from payk.errors import NetworkError, PaykError
 
-__all__ = ["fetch_all", "listen_relay"]
+__all__ = ["Listeners", "fetch_all", "listen_relay"]
 
 FETCH_LIMIT = 100
 MAX_PUSHES = 256  # pushes committed together at most
@@ -123,6 +124,65 @@ async def listen_relay(
         pool.errors.pop(relay, None)
         await asyncio.sleep(delay)
         delay = min(retry_max, delay * 2)
+
+
+class Listeners:
+    """One ``listen_relay`` task per relay we have mailboxes on, kept in step with the store:
+    ``refresh`` restarts the task of a relay whose mailboxes changed (a new contact, an
+    invitation made by another payk process, an expired one deleted), starts one for a new
+    relay and stops one for a relay no longer used. A restarted task drains its mailboxes by
+    fetching before it listens, so nothing that arrived in between is missed."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        pool: RelayPool,
+        *,
+        clock: Clock,
+        on_batch: OnBatch,
+        retry_base: float,
+        retry_max: float,
+    ) -> None:
+        self._run = functools.partial(
+            listen_relay,
+            profile,
+            pool,
+            clock=clock,
+            on_batch=on_batch,
+            retry_base=retry_base,
+            retry_max=retry_max,
+        )
+        self._profile = profile
+        self._tasks: dict[str, tuple[frozenset[int], asyncio.Task[None]]] = {}
+
+    def refresh(self) -> None:
+        """Start, restart or stop relay tasks so they match the stored mailboxes."""
+        wanted: dict[str, set[int]] = {}
+        for mailbox in all_mailboxes(self._profile.db):
+            wanted.setdefault(mailbox.relay, set()).add(mailbox.id)
+        for relay in [r for r in self._tasks if r not in wanted]:
+            self._tasks.pop(relay)[1].cancel()
+        for relay, ids in wanted.items():
+            known = self._tasks.get(relay)
+            if known is not None and known[0] == ids:
+                continue
+            if known is not None:
+                known[1].cancel()
+            self._tasks[relay] = (frozenset(ids), asyncio.create_task(self._run(relay)))
+
+    async def watch(self, every: float) -> None:
+        """``refresh`` every ``every`` seconds, forever."""
+        while True:
+            await asyncio.sleep(every)
+            self.refresh()
+
+    async def stop(self) -> None:
+        """Cancel every relay task and wait for them."""
+        tasks = [task for _, task in self._tasks.values()]
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _listen_once(
