@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,42 @@ async def test_one_writer_commits_once_per_enqueue(tmp_path: Path) -> None:
         assert store.commits - before == 5
     finally:
         await store.close()
+
+
+async def test_only_batches_of_nothing_but_acks_skip_the_fsync(tmp_path: Path) -> None:
+    """Acks alone commit with synchronous=NORMAL; any other write in the batch keeps FULL."""
+    store = SqliteStore(tmp_path / "relay.db")
+    await store.open()
+    writer = store._writer
+    try:
+        box = await create(store)
+        envs = [(await store.enqueue(box.send_id, bytes([n]), now=NOW))[1] for n in range(3)]
+        assert store.relaxed_commits == 0, "enqueues and creations are always fsynced"
+        assert await store.ack(box.recv_id, envs[:1]) == 1
+        assert store.relaxed_commits == 1
+
+        def level(conn: sqlite3.Connection) -> int:
+            return int(conn.execute("PRAGMA synchronous").fetchone()[0])
+
+        assert await writer.submit(level, durable=False) == 1  # NORMAL, alone
+        assert await writer.submit(level) == 2  # FULL again for the next batch
+        release = threading.Event()
+        blocker = writer.submit(lambda conn: release.wait(10))
+        mixed = writer.submit(level, durable=False)
+        enqueued = store.enqueue(box.send_id, b"durable", now=NOW)
+        release.set()
+        await blocker
+        assert await mixed == 2, "an ack sharing a batch with an enqueue is fsynced with it"
+        await enqueued
+        assert await store.ack(box.recv_id, envs[1:]) == 2
+    finally:
+        await store.close()
+    again = SqliteStore(tmp_path / "relay.db")
+    await again.open()
+    try:
+        assert [e.body for e in await again.fetch(box.recv_id, limit=9, now=NOW)] == [b"durable"]
+    finally:
+        await again.close()
 
 
 async def test_sqlite_file_is_in_wal_mode_with_a_recorded_schema_version(tmp_path: Path) -> None:

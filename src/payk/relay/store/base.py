@@ -14,7 +14,9 @@ same test bodies against all of them, so the semantics below are the contract:
   for ``FORWARD_LEASE_SECONDS`` (their ``next_at`` moves forward), so several relay processes
   never work on the same job at once and a crashed worker's jobs come back by themselves.
   Forward jobs expire like envelopes.
-* Every write returns only once durable. Wake-ups (``on_enqueue``) fire after that, on the
+* Every write returns only once durable, except ``ack``: a delete lost to a power cut only
+  delivers that envelope again, which clients drop as already seen, so backends may commit
+  acks without waiting for the disk. Wake-ups (``on_enqueue``) fire after that, on the
   event loop thread, with the receive id or feed id; a failing callback is logged (without
   ids) and never breaks the write. ``on_wake`` callbacks get the same wake-ups plus, for an
   envelope this process just enqueued, the stored envelope itself (so a subscriber on this

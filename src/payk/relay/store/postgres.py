@@ -3,7 +3,11 @@
 Strategy: an asyncpg pool for the work plus one dedicated connection that LISTENs. Every
 connection runs with ``synchronous_commit=on`` (a write is acknowledged only once durable)
 and, when a schema is given, ``search_path`` set to it, so several relays (or test runs)
-can share one database. Consistency across processes comes from row locks:
+can share one database. The one exception is ``ack``: its transaction runs with
+``SET LOCAL synchronous_commit = off``, so it does not wait for the WAL flush; a crash of
+the database server may undo the last acks (well under a second of them), which only
+delivers those envelopes again (clients drop envelopes they have seen), and never
+reorders them against durable writes. Consistency across processes comes from row locks:
 
 * a mailbox row carries its envelope counters; every path that changes a mailbox's
   envelopes locks that row first (``FOR UPDATE``), so quotas hold under concurrency and
@@ -274,6 +278,7 @@ class PostgresStore:
         if not wanted:
             return 0
         async with self._tx() as conn:
+            await conn.execute("SET LOCAL synchronous_commit = off")
             locked = await conn.fetchval(
                 "SELECT 1 FROM mailboxes WHERE recv_id = $1 FOR UPDATE", recv_id
             )

@@ -9,6 +9,12 @@ Strategy: two threads, each owning one ``sqlite3`` connection to the WAL-mode da
   commit does the event loop learn the outcomes; wake-ups fire then, on the loop thread, in
   commit order (an enqueue's wake-up carries the envelope it stored).
   ``commits`` counts the transactions, so tests and benchmarks can see the batching.
+* **Acks are not made durable.** A batch of nothing but acks commits with
+  ``synchronous=NORMAL`` (switched back to ``FULL`` right after): in WAL mode that skips the
+  fsync, and the deletes reach the disk with the next durable commit or checkpoint. A power
+  cut may undo such a delete, which only delivers that envelope again (clients drop
+  envelopes they have seen). A batch with any other write is fsynced as a whole, so enqueues
+  and creations keep full durability; a process crash (not a power cut) loses nothing.
 * The **reader** answers queries from its own connection (WAL readers never block the
   writer, and a reader never waits for an fsync).
 
@@ -62,6 +68,7 @@ class _Job:
     fn: _Fn
     future: asyncio.Future[Any]
     wake: Callable[[Any], _Wake] | None
+    durable: bool = True
 
 
 _Outcome = tuple[_Job, Any, BaseException | None]
@@ -132,6 +139,7 @@ class _Worker:
         self._closed = False
         self._broken: StorageError | None = None
         self.commits = 0
+        self.relaxed_commits = 0
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -148,14 +156,18 @@ class _Worker:
         await asyncio.to_thread(self._thread.join)
 
     def submit(
-        self, fn: Callable[[sqlite3.Connection], _T], wake: Callable[[_T], _Wake] | None = None
+        self,
+        fn: Callable[[sqlite3.Connection], _T],
+        wake: Callable[[_T], _Wake] | None = None,
+        *,
+        durable: bool = True,
     ) -> asyncio.Future[_T]:
         if self._broken is not None:
             raise self._broken
         if self._loop is None or self._closed:
             raise StorageError("the relay store is not open")
         future: asyncio.Future[_T] = self._loop.create_future()
-        self._queue.put(_Job(fn, future, wake))
+        self._queue.put(_Job(fn, future, wake, durable))
         return future
 
     def _run(self) -> None:
@@ -195,7 +207,10 @@ class _Worker:
         return [_call(conn, job) for job in batch]
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
+        relaxed = not any(job.durable for job in batch)
         try:
+            if relaxed:  # acks only: losing them to a power cut only re-delivers envelopes
+                conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("BEGIN IMMEDIATE")
             outcomes = [self._in_savepoint(conn, job) for job in batch]
             conn.execute("COMMIT")
@@ -203,7 +218,11 @@ class _Worker:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             return [(job, None, _storage_error(exc)) for job in batch]
+        finally:
+            if relaxed:
+                conn.execute("PRAGMA synchronous = FULL")
         self.commits += 1
+        self.relaxed_commits += relaxed
         return outcomes
 
     def _in_savepoint(self, conn: sqlite3.Connection, job: _Job) -> _Outcome:
@@ -261,6 +280,11 @@ class SqliteStore:
     def commits(self) -> int:
         """How many write transactions were committed since ``open``."""
         return self._writer.commits
+
+    @property
+    def relaxed_commits(self) -> int:
+        """How many of them held only acks and were committed without an fsync."""
+        return self._writer.relaxed_commits
 
     async def open(self) -> None:
         self._writer = _Worker(self.path, writer=True, wakeups=self._wakeups)
@@ -354,7 +378,7 @@ class SqliteStore:
             _uncount(conn, recv_id, len(sizes), sum(sizes))
             return len(sizes)
 
-        return await self._writer.submit(run) if wanted else 0
+        return await self._writer.submit(run, durable=False) if wanted else 0
 
     # -- feeds
 
