@@ -4,12 +4,14 @@ receipts, files, duplicates over two relays, outages and impostors."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from payk.client import inbox
 from payk.client.facade import Client
 from payk.errors import (
     AuthenticationError,
@@ -204,3 +206,27 @@ async def test_garbage_from_a_relay_is_dropped_not_fatal(pair: Pair) -> None:
     got = await pair.alice.sync()
     assert [m.text for m in got] == ["still here"]
     assert any("dropped" in w for w in pair.alice.warnings)
+
+
+async def test_seen_envelope_ids_are_forgotten_after_sixty_days(tmp_path: Path) -> None:
+    net = MemoryNetwork()
+    relays = [net.add_relay(5000)]
+    now = [int(time.time())]
+    alice = Client.create(
+        tmp_path / "a", "pa", name="Alice", relays=relays, network=net, clock=lambda: now[0]
+    )
+    bob = Client.create(tmp_path / "b", "pb", name="Bob", relays=relays, network=net)
+    await bob.accept(await alice.invite(), alias="Alice")
+    await alice.sync()
+    await bob.send_text("Alice", "remembered for a while")
+    await alice.sync()
+    count = "SELECT count(*) FROM seen"
+    remembered = alice.profile.db.one(count)[0]
+    assert remembered >= 2  # the handshake and the message
+    now[0] += inbox.SEEN_KEEP - 1
+    assert inbox.forget_old_seen(alice.profile.db, now=now[0]) == 0
+    now[0] += 2
+    assert inbox.forget_old_seen(alice.profile.db, now=now[0]) == remembered
+    assert alice.profile.db.one(count)[0] == 0
+    await alice.close()
+    await bob.close()

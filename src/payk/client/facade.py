@@ -26,7 +26,7 @@ from payk.client.carry import flush_carried
 from payk.client.config import Config, load_config
 from payk.client.contacts import Contact
 from payk.client.feed_listen import FeedPoller
-from payk.client.inbox import InboxResult
+from payk.client.inbox import InboxResult, forget_old_seen
 from payk.client.mailboxes import (
     add_mailbox,
     all_mailboxes,
@@ -101,6 +101,7 @@ class Client:
         self._flushing = asyncio.Lock()  # one flush at a time: no envelope sent twice by us
         self._flusher: asyncio.Task[None] | None = None  # see _flush_soon
         self._flush_again = False
+        self._seen_trimmed_at = -3600.0
         disappearing.purge(profile.db, clock())  # timers that ran out while closed
 
     # --- opening and closing -------------------------------------------------------------
@@ -478,6 +479,7 @@ class Client:
             messages = await self._after_receive(result)
             messages += await groups.sync_all(self)
             await self._prune_expired_invitations()
+            self._forget_old_seen()
             if messages or result.new_contacts or time.monotonic() >= deadline:
                 return messages
             await asyncio.sleep(POLL_INTERVAL)
@@ -485,6 +487,12 @@ class Client:
     async def take_in(self, result: InboxResult) -> list[Message]:
         """Finish envelopes that arrived without a relay (bundle, LAN): files, receipts."""
         return await self._after_receive(result)
+
+    def _forget_old_seen(self) -> None:
+        """Trim ``seen`` (a scan of the table), at most once an hour per process."""
+        if time.monotonic() - self._seen_trimmed_at >= 3600.0:
+            forget_old_seen(self.profile.db, now=self.clock())
+            self._seen_trimmed_at = time.monotonic()
 
     async def _prune_expired_invitations(self) -> None:
         """Delete the mailboxes of unanswered, expired invitations (best effort on relays)."""
@@ -600,6 +608,7 @@ class Client:
     async def _flush_forever(self) -> None:
         while True:
             try:
+                self._forget_old_seen()
                 await self.flush()
             except PaykError as exc:
                 self.warnings.append(str(exc))

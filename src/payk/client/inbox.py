@@ -7,6 +7,8 @@ through the contact's session), saves the new ratchet state and stores what it c
 caller acks to the relay only after this returns, so a crash at any point means the relay
 delivers again and ``seen`` or the unchanged ratchet decide what happens, never a lost or
 doubled message. Envelopes that fail to authenticate are dropped (and counted), never fatal.
+``seen`` forgets ids after ``SEEN_KEEP``: by then relays have expired the envelope, and a copy
+that still turns up (an old bundle) finds its message key used and is dropped by the ratchet.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from payk.protocol import content, envelope
 from payk.protocol.content import FileOffer, Hello, MailboxRef, Receipt, Text, Timer
 from payk.protocol.session import PairwiseSession, is_handshake
 
-__all__ = ["InboxResult", "receive"]
+__all__ = ["SEEN_KEEP", "InboxResult", "forget_old_seen", "receive"]
+
+SEEN_KEEP = 60 * 86400  # seconds an envelope id is remembered (relays keep envelopes 21 days)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -180,3 +184,9 @@ def _file_done(done: int | None, contact_id: int, db: Database, result: InboxRes
     row = db.one("SELECT msg_id FROM messages WHERE rowid_ = ?", (done,))
     if row is not None:
         result.receipts.setdefault(contact_id, []).append(bytes(row[0]))
+
+
+def forget_old_seen(db: Database, *, now: int) -> int:
+    """Forget envelope ids seen more than ``SEEN_KEEP`` seconds ago; returns how many."""
+    with db.transaction(durable=False):  # lost to a power cut, the next run deletes them
+        return db.changes("DELETE FROM seen WHERE seen_at < ?", (now - SEEN_KEEP,))
