@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from payk.client import carry
 from payk.client.bundles import export_bundle, import_bundle
+from payk.client.bundles import limits as carry_limits
 from payk.client.facade import Client
 from payk.errors import IntegrityError, UsageError
 from payk.net.memory import MemoryNetwork
@@ -104,3 +106,18 @@ def test_carrying_is_bounded_in_count_size_and_age(trio: Trio) -> None:
         assert carry.carry(db, [_item(9, at=800)], now=1010, limits=limits) == 0  # too old
         carry.prune(db, now=1103, limits=limits)  # 1003 is now 100 s old
     assert [i.created_at for i in carry.carried(db)] == [1004]
+
+
+async def test_carrying_follows_the_profiles_settings(trio: Trio, tmp_path: Path) -> None:
+    await trio.alice.send_text("Bob", "one")
+    await trio.alice.send_text("Bob", "two")
+    path = tmp_path / "a.bundle"
+    count, _ = await export_bundle(trio.alice, path)
+    assert count >= 2
+    trio.carol.config = dataclasses.replace(trio.carol.config, carry_max_count=1)
+    assert carry_limits(trio.carol).max_count == 1
+    arrived = await import_bundle(trio.carol, path)
+    assert arrived.carried == 1 and len(carry.carried(trio.carol.profile.db)) == 1
+    trio.carol.config = dataclasses.replace(trio.carol.config, carry_max_count=0)
+    await import_bundle(trio.carol, path)
+    assert carry.carried(trio.carol.profile.db) == []  # 0 carries nothing

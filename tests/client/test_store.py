@@ -114,12 +114,27 @@ def test_sql_errors_become_storage_errors(tmp_path: Path) -> None:
 
 def test_config_defaults_and_file(tmp_path: Path) -> None:
     assert load_config(tmp_path) == Config(home=tmp_path)
-    (tmp_path / "config.toml").write_text("network_timeout = 3\nmailboxes_per_contact = 1\n")
+    (tmp_path / "config.toml").write_text(
+        "network_timeout = 3\nmailboxes_per_contact = 1\ncarry_max_mb = 1024\ncarry_max_days = 0\n"
+    )
     config = load_config(tmp_path)
     assert config.network_timeout == 3.0 and config.mailboxes_per_contact == 1
+    assert (config.carry_max_mb, config.carry_max_days, config.carry_max_count) == (1024, 0, 10_000)
 
 
-@pytest.mark.parametrize("text", ["nonsense = 1", "network_timeout = 'x'", "home = '/'", "[[["])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nonsense = 1",
+        "network_timeout = 'x'",
+        "home = '/'",
+        "[[[",
+        "carry_max_count = -1",
+        "carry_max_days = 366",
+        "carry_max_mb = true",
+        "carry_max_mb = 1.5",
+    ],
+)
 def test_bad_config_is_a_usage_error(tmp_path: Path, text: str) -> None:
     (tmp_path / "config.toml").write_text(text)
     with pytest.raises(UsageError):

@@ -44,8 +44,13 @@ class Arrival:
 
 
 def limits(client: Client) -> carry.CarryLimits:
-    """The carrying bounds of this profile."""
-    return carry.CarryLimits()
+    """The carrying bounds of this profile (``carry_max_*`` in its ``config.toml``)."""
+    config = client.config
+    return carry.CarryLimits(
+        max_count=config.carry_max_count,
+        max_bytes=config.carry_max_mb * 1024 * 1024,
+        max_age=config.carry_max_days * 86400,
+    )
 
 
 def bundle_items(client: Client) -> list[BundleItem]:

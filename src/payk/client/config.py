@@ -22,6 +22,7 @@ from payk.errors import UsageError
 __all__ = ["CONFIG_FILE", "Config", "default_home", "load_config"]
 
 CONFIG_FILE = "config.toml"
+_CARRY_BOUNDS = {"carry_max_count": 1_000_000, "carry_max_mb": 64 * 1024, "carry_max_days": 365}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,6 +39,9 @@ class Config:
         proxy: ``socks5://HOST:PORT`` every relay connection goes through (e.g. Tor).
         bridge: an obfs4 bridge line (``obfs4 HOST:PORT cert=... iat-mode=N``).
         via: a forwarding relay (``payk://...``) every envelope is also handed to.
+        carry_max_count: envelopes carried for others at most (store-carry-forward).
+        carry_max_mb: megabytes carried for others at most.
+        carry_max_days: days an envelope is carried at most (from when its sender queued it).
     """
 
     home: Path
@@ -49,6 +53,9 @@ class Config:
     proxy: str | None = None
     bridge: str | None = None
     via: str | None = None
+    carry_max_count: int = 10_000
+    carry_max_mb: int = 256
+    carry_max_days: int = 14
 
     def downloads_dir(self) -> Path:
         """The folder received files are saved to."""
@@ -91,6 +98,8 @@ def _typed(raw: dict[str, Any], path: Path) -> dict[str, Any]:
         elif key in {"proxy", "bridge", "via"} and isinstance(value, str):
             out[key] = value
         elif key == "mailboxes_per_contact" and isinstance(value, int) and 1 <= value <= 4:
+            out[key] = value
+        elif key in _CARRY_BOUNDS and type(value) is int and 0 <= value <= _CARRY_BOUNDS[key]:
             out[key] = value
         elif key in {"network_timeout", "retry_base", "retry_max"} and isinstance(
             value, int | float
