@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from payk.errors import RemoteProtocolError
 from payk.protocol import mailbox as mb
 from payk.protocol.wire import HEADER_LEN, VERSION, MalformedFrame, UnknownMessage
+from payk.relay.app import pad_frame
 
 REQUESTS = mb.request_codec()
 ANSWERS = mb.response_codec()
@@ -151,3 +152,13 @@ def test_random_msgpack_bodies_never_raise_anything_else(data: bytes) -> None:
         REQUESTS.decode(b"\x01\x00\x00\x00\x00" + data)
     except MalformedFrame:
         pass
+
+
+@given(body=st.binary(max_size=9000), extra=st.integers(min_value=-50, max_value=20_000))
+def test_the_relay_pads_a_frame_exactly_as_the_codec_would(body: bytes, extra: int) -> None:
+    push = mb.Push(recv_id=ID, item=mb.Item(id=ID, body=body))
+    plain = ANSWERS.encode(push)
+    for size in (mb.padded_size(len(plain)), len(plain) + extra):
+        padded = pad_frame(plain, size)
+        assert padded == ANSWERS.encode(push, pad_to=size)
+        assert ANSWERS.decode(padded) == push

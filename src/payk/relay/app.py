@@ -23,6 +23,7 @@ import functools
 import http
 import logging
 import signal
+import struct
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -37,6 +38,7 @@ from websockets.http11 import Request, Response
 from payk.errors import UsageError
 from payk.net.relay import RelayConnection
 from payk.protocol import mailbox as mb
+from payk.protocol import wire
 from payk.protocol.address import RelayAddress, b64u_decode
 from payk.protocol.wire import MalformedFrame
 from payk.relay.config import RelayConfig
@@ -47,10 +49,11 @@ from payk.relay.service import RelayService, Session
 from payk.relay.store import Limits, RelayStore, UnknownFeed, open_store
 from payk.relay.tls import TlsIdentity, front_fingerprint, load_or_create_identity
 
-__all__ = ["WS_PATH", "RelayServer", "run_relay"]
+__all__ = ["WS_PATH", "RelayServer", "pad_frame", "run_relay"]
 
 WS_PATH = "/ws"
 _PADDED = (mb.Envelopes, mb.Push)
+_FRAME_HEADER = struct.Struct(">BI")  # wire: version, pad length
 _log = logging.getLogger(__name__)
 _ws_log = logging.getLogger("payk.relay.ws")
 _ws_log.setLevel(logging.CRITICAL)  # websockets would log peer details; it gets nothing
@@ -201,13 +204,15 @@ class RelayServer:
             await ws.send(await self._answer(session, frame))
 
     async def _next_frame(self, ws: ServerConnection, session: Session) -> bytes | None:
-        timeout = None if session.subscribed else self.config.idle_timeout
-        try:
-            async with asyncio.timeout(timeout):
-                frame = await ws.recv()
-        except TimeoutError:
-            await ws.close(1001, "idle")
-            return None
+        if session.subscribed:  # no idle limit: keepalive pings watch the peer
+            frame = await ws.recv()
+        else:
+            try:
+                async with asyncio.timeout(self.config.idle_timeout):
+                    frame = await ws.recv()
+            except TimeoutError:
+                await ws.close(1001, "idle")
+                return None
         if isinstance(frame, str):
             return b""  # text frames are malformed for this protocol
         return frame
@@ -228,10 +233,10 @@ class RelayServer:
         return self._encode(await self.service.handle(session, request))
 
     def _encode(self, answer: Any) -> bytes:
+        frame = self._answers.encode(answer)
         if isinstance(answer, _PADDED):
-            body = self._answers.encode(answer)
-            return self._answers.encode(answer, pad_to=mb.padded_size(len(body)))
-        return self._answers.encode(answer)
+            return pad_frame(frame, mb.padded_size(len(frame)))
+        return frame
 
     async def _push_loop(self, ws: ServerConnection, session: Session) -> None:
         while True:
@@ -284,6 +289,18 @@ class RelayServer:
             "public, max-age=31536000, immutable" if len(entries) == limit else "public, max-age=5"
         )
         return _response(http.HTTPStatus.OK, body, "application/octet-stream", cache=cache)
+
+
+def pad_frame(frame: bytes, size: int) -> bytes:
+    """An unpadded frame padded with zeros to ``size`` bytes, without encoding it again.
+
+    The same bytes as ``Codec.encode(message, pad_to=size)``: the padding sits between the
+    header and the message, and its length is in the header.
+    """
+    pad = size - len(frame)
+    if pad <= 0:
+        return frame
+    return _FRAME_HEADER.pack(wire.VERSION, pad) + bytes(pad) + frame[wire.HEADER_LEN :]
 
 
 def _response(

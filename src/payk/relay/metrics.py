@@ -7,6 +7,8 @@ refreshed from ``RelayStore.stats`` when ``/metrics`` is read.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 __all__ = ["CONTENT_TYPE", "RelayMetrics"]
@@ -47,12 +49,17 @@ class RelayMetrics:
             ["route"],
             registry=self.registry,
         )
+        self._answered: dict[tuple[str, str], Any] = {}
         self.stored = Gauge(
             "payk_relay_store", "Totals in the store", ["kind"], registry=self.registry
         )
 
     def answered(self, command: str, code: str) -> None:
-        self.requests.labels(command=command, code=code).inc()
+        """Count one answer (the labelled child is looked up once per pair, then reused)."""
+        child = self._answered.get((command, code))
+        if child is None:
+            child = self._answered[command, code] = self.requests.labels(command=command, code=code)
+        child.inc()
 
     def set_store_stats(self, stats: dict[str, int]) -> None:
         for kind, value in stats.items():

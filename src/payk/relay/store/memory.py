@@ -8,7 +8,7 @@ never interleave inside an operation and no lock is needed. Nothing survives ``c
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -119,7 +119,7 @@ class MemoryStore:
             mailbox.purge(now)
             if not self._fits(mailbox, len(body)):
                 raise QuotaExceeded("mailbox full")
-        env_id = secrets.token_bytes(ID_LEN)
+        env_id = os.urandom(ID_LEN)
         expires_at = now + self.limits.ttl_seconds
         mailbox.envelopes[env_id] = _Envelope(body, expires_at)
         mailbox.size += len(body)

@@ -34,8 +34,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
-import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -236,7 +236,7 @@ class PostgresStore:
                 raise UnknownMailbox("no such mailbox")
 
     async def enqueue(self, send_id: bytes, body: bytes, *, now: int) -> tuple[bytes, bytes]:
-        env_id = secrets.token_bytes(ID_LEN)
+        env_id = os.urandom(ID_LEN)
         async with self._tx() as conn:
             row = await conn.fetchrow(
                 "SELECT recv_id, env_count, env_bytes FROM mailboxes WHERE send_id = $1 FOR UPDATE",

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import queue
-import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -570,7 +570,7 @@ def _enqueue(
         count, nbytes = _purge_mailbox(conn, recv_id, now)
         if not _fits(limits, count, nbytes, len(body)):
             raise QuotaExceeded("mailbox full")
-    env_id = secrets.token_bytes(ID_LEN)
+    env_id = os.urandom(ID_LEN)
     conn.execute(
         "INSERT INTO envelopes (id, recv_id, body, expires_at) VALUES (?, ?, ?, ?)",
         (env_id, recv_id, body, now + limits.ttl_seconds),
