@@ -1,4 +1,4 @@
-"""A group's feed on several relays: the copies, their outboxes, offsets and de-duplication.
+"""A group's or channel's feed on several relays: the copies, outboxes, offsets, de-duplication.
 
 Strategy: a group's first feed stays in the ``groups`` row; further copies (on other relays,
 each with its own writer key) are rows of ``feed_mirrors``. Every entry queued for the group is
@@ -6,7 +6,9 @@ queued for each copy too (``mirror_outbox``) and appended to each in order, so a
 costs one upload per relay, whatever the number of members. Readers read every copy from its
 own offset and hand each entry to the group state once: the SHA-256 of every entry read is
 kept in ``feed_seen``, so the same entry served by two relays is handled once. A copy whose
-relay is down is skipped; the group works while any copy can be reached.
+relay is down is skipped; the group works while any copy can be reached. Channels use the same
+tables (a channel is a ``groups`` row): their admin holds each copy's writer key, their
+subscribers know only where each copy is (``add_reader``: no writer key, nothing to push).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = [
     "MAX_COPIES",
     "Place",
     "add",
+    "add_reader",
     "enqueue",
     "first_time",
     "link_places",
@@ -80,6 +83,15 @@ def add(db: Database, group_ref: int, relay: str, creds: FeedCreds) -> None:
         "INSERT OR IGNORE INTO feed_mirrors (group_ref, relay, feed_id, writer_seed) "
         "VALUES (?, ?, ?, ?)",
         (group_ref, relay, creds.feed_id, creds.writer_seed),
+    )
+
+
+def add_reader(db: Database, group_ref: int, relay: str, feed_id: bytes) -> None:
+    """Record a further copy we only read (a channel's, for a subscriber)."""
+    db.execute(
+        "INSERT OR IGNORE INTO feed_mirrors (group_ref, relay, feed_id, writer_seed) "
+        "VALUES (?, ?, ?, NULL)",
+        (group_ref, relay, feed_id),
     )
 
 

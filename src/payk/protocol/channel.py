@@ -12,13 +12,18 @@ one padded ``Kind.CHANNEL`` envelope appended to the channel's feed::
 Readers fetch the feed with plain HTTP GETs (any cache can serve them), so the relay cannot
 tell readers apart and readers never learn of each other. A reader accepts a post only if it
 opens under the content key, carries the channel's signature, and its ``seq`` is above every
-seq seen before (a replayed or reordered post is refused and reported). Anyone holding the
-link can read; only the signing key can post, so a leaked link leaks reading, not writing.
+seq seen before (a replayed or reordered post is refused and reported), or is one of the
+numbers the reader skipped and still waits for (``missing``: with several copies of the feed, a
+post one copy withheld may come later from another). The link may name further copies of the
+feed (``mirrors``: relay and feed id each, never a writer key); links without them (older ones)
+name one feed. Anyone holding the link can read; only the signing key can post, so a leaked
+link leaks reading, not writing.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Collection
 from typing import Annotated
 
 import msgspec
@@ -36,8 +41,10 @@ from payk.protocol.address import RelayAddress, b64u_decode, b64u_encode
 
 __all__ = [
     "CHANNEL_LINK_PREFIX",
+    "MAX_MIRRORS",
     "ChannelKeys",
     "ChannelLink",
+    "ChannelMirror",
     "Post",
     "decode_channel_link",
     "encode_channel_link",
@@ -52,7 +59,8 @@ _POST_SIG = b"payk/v1/channel/post-signature"
 _NONCE = bytes(p.AEAD_NONCE_LEN)
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
-_MAX_LINK_CHARS = 2000
+_MAX_LINK_CHARS = 4000
+MAX_MIRRORS = 3
 
 _B16 = Annotated[bytes, msgspec.Meta(min_length=16, max_length=16)]
 _B32 = Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
@@ -67,8 +75,15 @@ class ChannelKeys(msgspec.Struct, frozen=True, kw_only=True):
     signing_seed: bytes = b""
 
 
+class ChannelMirror(msgspec.Struct, frozen=True, kw_only=True):
+    """A further copy of the channel's feed: on which relay, and its id (readers never write)."""
+
+    relay: Annotated[str, msgspec.Meta(max_length=1000)]
+    feed: Annotated[bytes, msgspec.Meta(min_length=1, max_length=64)]
+
+
 class ChannelLink(msgspec.Struct, frozen=True, kw_only=True):
-    """What a subscription link carries: where the feed is and the reader's keys."""
+    """What a subscription link carries: where the feed (and its copies) is, the reader's keys."""
 
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     relay: Annotated[str, msgspec.Meta(max_length=1000)]
@@ -76,6 +91,7 @@ class ChannelLink(msgspec.Struct, frozen=True, kw_only=True):
     channel: _B16
     content_key: _B32
     verify_key: _B32
+    mirrors: Annotated[list[ChannelMirror], msgspec.Meta(max_length=MAX_MIRRORS)] = []
 
     def keys(self) -> ChannelKeys:
         """The subscriber's keys (no signing key)."""
@@ -131,13 +147,18 @@ def seal_post(keys: ChannelKeys, seq: int, content: bytes, *, envelope_id: bytes
     return env.pack(env.Kind.CHANNEL, sealed, envelope_id=envelope_id)
 
 
-def open_post(keys: ChannelKeys, data: bytes, *, last_seq: int) -> Post:
+def open_post(
+    keys: ChannelKeys, data: bytes, *, last_seq: int, missing: Collection[int] = ()
+) -> Post:
     """Open, authenticate and order-check a post read from the channel's feed.
+
+    ``missing`` lists the numbers at or below ``last_seq`` never read (gaps a copy of the feed
+    left); a post with one of them is taken, any other at or below ``last_seq`` is refused.
 
     Raises:
         RemoteProtocolError: not a channel envelope.
         DecryptionError: wrong key, tampered, or not signed by the channel.
-        ReplayError: a seq at or below ``last_seq`` (replayed or reordered).
+        ReplayError: a seq at or below ``last_seq`` and not missing (replayed or reordered).
     """
     parsed = env.unpack(data)
     if parsed.kind is not env.Kind.CHANNEL:
@@ -154,7 +175,7 @@ def open_post(keys: ChannelKeys, data: bytes, *, last_seq: int) -> Post:
     if post.channel != keys.channel:
         raise DecryptionError()
     p.verify(keys.verify_key, post.signed_part(), post.sig)
-    if post.seq <= last_seq:
+    if post.seq <= last_seq and post.seq not in missing:
         raise ReplayError(f"a replayed or reordered post (number {post.seq})")
     return post
 
@@ -177,7 +198,8 @@ def decode_channel_link(text: str) -> ChannelLink:
         link = msgspec.msgpack.decode(
             b64u_decode(text[len(CHANNEL_LINK_PREFIX) :]), type=ChannelLink
         )
-        RelayAddress.parse(link.relay)
+        for relay in [link.relay, *(m.relay for m in link.mirrors)]:
+            RelayAddress.parse(relay)
     except (ValueError, UsageError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvitationError("the channel link is garbled or incomplete") from exc
     return link
