@@ -7,7 +7,9 @@ import contextlib
 import secrets
 import sqlite3
 import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,14 +95,14 @@ async def test_only_batches_of_nothing_but_acks_skip_the_fsync(tmp_path: Path) -
 
         assert await writer.submit(level, durable=False) == 1  # NORMAL, alone
         assert await writer.submit(level) == 2  # FULL again for the next batch
-        release = threading.Event()
-        blocker = writer.submit(lambda conn: release.wait(10))
-        mixed = writer.submit(level, durable=False)
-        enqueued = store.enqueue(box.send_id, b"durable", now=NOW)
-        release.set()
-        await blocker
+        async with _writer_held(store) as later:
+            mixed = later(writer.submit(level, durable=False))
+            enqueued = later(store.enqueue(box.send_id, b"durable", now=NOW))
         assert await mixed == 2, "an ack sharing a batch with an enqueue is fsynced with it"
         await enqueued
+        async with _writer_held(store) as later:
+            acks_only = [later(writer.submit(level, durable=False)) for _ in range(3)]
+        assert [await ack for ack in acks_only] == [1, 1, 1]
         assert await store.ack(box.recv_id, envs[1:]) == 2
     finally:
         await store.close()
@@ -110,6 +112,67 @@ async def test_only_batches_of_nothing_but_acks_skip_the_fsync(tmp_path: Path) -
         assert [e.body for e in await again.fetch(box.recv_id, limit=9, now=NOW)] == [b"durable"]
     finally:
         await again.close()
+
+
+async def test_a_failing_job_undoes_only_its_own_writes(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "relay.db")
+    await store.open()
+    try:
+        box = await create(store)
+
+        def half_done(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO feeds (feed_id, writer_key, created_at) VALUES (?, ?, ?)",
+                (b"f" * 16, b"w" * 32, NOW),
+            )
+            raise ValueError("refused after writing")
+
+        async with _writer_held(store) as later:
+            before = later(store.enqueue(box.send_id, b"before", now=NOW))
+            failing = later(store._writer.submit(half_done))
+            after = later(store.enqueue(box.send_id, b"after", now=NOW))
+        await before
+        with pytest.raises(ValueError, match="refused after writing"):
+            await failing
+        await after
+        with pytest.raises(ValueError, match="refused after writing"):
+            await store._writer.submit(half_done)  # alone in its batch
+        assert await store.feed_writer(b"f" * 16) is None
+        got = await store.fetch(box.recv_id, limit=9, now=NOW)
+        assert [e.body for e in got] == [b"before", b"after"]
+        assert (await store.stats())["envelopes"] == 2
+    finally:
+        await store.close()
+
+
+@contextlib.asynccontextmanager
+async def _writer_held(
+    store: SqliteStore,
+) -> AsyncIterator[Callable[[Awaitable[Any]], asyncio.Future[Any]]]:
+    """Hold the writer busy; what is submitted meanwhile forms one batch on leaving."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection) -> None:
+        started.set()
+        release.wait(10)
+
+    holder = store._writer.submit(hold)
+    await asyncio.to_thread(started.wait, 10)
+    pending: list[asyncio.Future[Any]] = []
+
+    def later(work: Awaitable[Any]) -> asyncio.Future[Any]:
+        future = asyncio.ensure_future(work)
+        pending.append(future)
+        return future
+
+    try:
+        yield later
+        for _ in range(3):
+            await asyncio.sleep(0)  # let every coroutine reach its submit
+        assert store._writer._queue.qsize() == len(pending), "all queued behind the holder"
+    finally:
+        release.set()
+        await holder
 
 
 async def test_sqlite_file_is_in_wal_mode_with_a_recorded_schema_version(tmp_path: Path) -> None:

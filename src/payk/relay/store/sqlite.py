@@ -3,11 +3,15 @@
 Strategy: two threads, each owning one ``sqlite3`` connection to the WAL-mode database.
 
 * The **writer** takes every job waiting in its queue (up to ``MAX_BATCH``), runs them in one
-  ``BEGIN IMMEDIATE`` transaction, each inside its own savepoint (a refused job rolls back
-  only itself), and commits once with ``synchronous=FULL``: one fsync makes the whole batch
-  durable. Jobs that arrive while a commit is in flight form the next batch. Only after the
-  commit does the event loop learn the outcomes; wake-ups fire then, on the loop thread, in
-  commit order (an enqueue's wake-up carries the envelope it stored).
+  ``BEGIN IMMEDIATE`` transaction and commits once with ``synchronous=FULL``: one fsync makes
+  the whole batch durable. A refused job (an exception from it) must roll back only itself:
+  the batch first runs without savepoints (each costs statements, and every statement hands
+  the GIL back and forth with the event loop), and if a job fails, the transaction is rolled
+  back and the batch runs again with each job in its own savepoint. Jobs are functions of
+  the database only, so running one again is safe. Jobs that arrive while a commit is in
+  flight form the next batch. Only after the commit does the event loop learn the outcomes;
+  wake-ups fire then, on the loop thread, in commit order (an enqueue's wake-up carries the
+  envelope it stored).
   ``commits`` counts the transactions, so tests and benchmarks can see the batching.
 * **Acks are not made durable.** A batch of nothing but acks commits with
   ``synchronous=NORMAL`` (switched back to ``FULL`` right after): in WAL mode that skips the
@@ -208,12 +212,13 @@ class _Worker:
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
         relaxed = not any(job.durable for job in batch)
+        commits = self.commits
         try:
             if relaxed:  # acks only: losing them to a power cut only re-delivers envelopes
                 conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("BEGIN IMMEDIATE")
-            outcomes = [self._in_savepoint(conn, job) for job in batch]
-            conn.execute("COMMIT")
+            outcomes = self._unguarded(conn, batch)
+            if outcomes is None:  # a job failed: run the batch again, each job guarded
+                outcomes = self._guarded(conn, batch)
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -221,8 +226,31 @@ class _Worker:
         finally:
             if relaxed:
                 conn.execute("PRAGMA synchronous = FULL")
+        if relaxed:
+            self.relaxed_commits += self.commits - commits
+        return outcomes
+
+    def _unguarded(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome] | None:
+        """Run and commit the batch; None if a job failed (everything is rolled back)."""
+        conn.execute("BEGIN IMMEDIATE")
+        outcomes = []
+        for job in batch:
+            outcome = _call(conn, job)
+            if outcome[2] is not None:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                return [outcome] if len(batch) == 1 else None
+            outcomes.append(outcome)
+        conn.execute("COMMIT")
         self.commits += 1
-        self.relaxed_commits += relaxed
+        return outcomes
+
+    def _guarded(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
+        """Run and commit the batch, each job in a savepoint so a failure undoes only itself."""
+        conn.execute("BEGIN IMMEDIATE")
+        outcomes = [self._in_savepoint(conn, job) for job in batch]
+        conn.execute("COMMIT")
+        self.commits += 1
         return outcomes
 
     def _in_savepoint(self, conn: sqlite3.Connection, job: _Job) -> _Outcome:
