@@ -146,6 +146,19 @@ async def test_half_a_websocket_frame_then_silence_is_cut_off(strict_relay: Rela
     await _still_serves(strict_relay)
 
 
+async def test_a_connection_gone_quiet_without_subscriptions_is_closed_as_idle(
+    strict_relay: RelayProcess,
+) -> None:
+    ws, _ = await _raw_ws(strict_relay)
+    for rid in range(1, 4):
+        assert await _ask(ws, REQUESTS.encode(mb.Ping(rid=rid))) == mb.Ok(rid=rid)
+    with pytest.raises(ConnectionClosed) as closed:
+        async with asyncio.timeout(CLOSED_WITHIN):
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    await _still_serves(strict_relay)
+
+
 async def test_oversized_frame_is_refused_from_its_header(strict_relay: RelayProcess) -> None:
     ws, _ = await _raw_ws(strict_relay)
     # Only the header of a 100 MB frame is sent: the relay must refuse without the body.

@@ -185,37 +185,34 @@ class RelayServer:
     async def _serve_frames(self, ws: ServerConnection, session: Session) -> None:
         config = self.config
         limiter = RateLimiter(config.rate, config.burst, config.max_refusals)
-        while True:
-            frame = await self._next_frame(ws, session)
-            if frame is None:
-                return
-            verdict = limiter.check(time.monotonic())
-            if verdict == Verdict.DISCONNECT:
-                self.metrics.refused_frames.labels(reason="flood").inc()
-                await ws.close(1008, "rate limit exceeded")
-                return
-            if verdict == Verdict.REFUSE:
-                self.metrics.refused_frames.labels(reason="rate").inc()
-                refusal = mb.Error(
-                    rid=self._rid_of(frame), code=mb.ErrorCode.RATE_LIMITED, detail="slow down"
-                )
-                await ws.send(self._answers.encode(refusal))
-                continue
-            await ws.send(await self._answer(session, frame))
+        idle = _IdleWatch(ws, session, config.idle_timeout)
+        try:
+            while True:
+                idle.reading()
+                frame = await ws.recv()
+                idle.busy = True
+                await self._serve_frame(ws, session, limiter, frame)
+        finally:
+            idle.stop()
 
-    async def _next_frame(self, ws: ServerConnection, session: Session) -> bytes | None:
-        if session.subscribed:  # no idle limit: keepalive pings watch the peer
-            frame = await ws.recv()
-        else:
-            try:
-                async with asyncio.timeout(self.config.idle_timeout):
-                    frame = await ws.recv()
-            except TimeoutError:
-                await ws.close(1001, "idle")
-                return None
+    async def _serve_frame(
+        self, ws: ServerConnection, session: Session, limiter: RateLimiter, frame: str | bytes
+    ) -> None:
         if isinstance(frame, str):
-            return b""  # text frames are malformed for this protocol
-        return frame
+            frame = b""  # text frames are malformed for this protocol
+        verdict = limiter.check(time.monotonic())
+        if verdict == Verdict.DISCONNECT:
+            self.metrics.refused_frames.labels(reason="flood").inc()
+            await ws.close(1008, "rate limit exceeded")
+            return
+        if verdict == Verdict.REFUSE:
+            self.metrics.refused_frames.labels(reason="rate").inc()
+            refusal = mb.Error(
+                rid=self._rid_of(frame), code=mb.ErrorCode.RATE_LIMITED, detail="slow down"
+            )
+            await ws.send(self._answers.encode(refusal))
+            return
+        await ws.send(await self._answer(session, frame))
 
     def _rid_of(self, frame: bytes) -> int:
         try:
@@ -289,6 +286,43 @@ class RelayServer:
             "public, max-age=31536000, immutable" if len(entries) == limit else "public, max-age=5"
         )
         return _response(http.HTTPStatus.OK, body, "application/octet-stream", cache=cache)
+
+
+class _IdleWatch:
+    """Closes a connection without subscriptions that sends no frame for ``timeout`` seconds.
+
+    One timer per connection that moves itself along when it fires (a frame only notes the
+    time), instead of a timeout armed around every read. The time counts from the moment the
+    relay waits for the next frame; a subscribed connection or one being answered is never
+    idle (keepalive pings watch subscribed peers).
+    """
+
+    def __init__(self, ws: ServerConnection, session: Session, timeout: float) -> None:
+        self._ws = ws
+        self._session = session
+        self._timeout = timeout
+        self._loop = asyncio.get_running_loop()
+        self._since = self._loop.time()
+        self.busy = False
+        self._closing: asyncio.Task[None] | None = None
+        self._timer = self._loop.call_at(self._since + timeout, self._check)
+
+    def reading(self) -> None:
+        """The relay starts waiting for the next frame."""
+        self._since = self._loop.time()
+        self.busy = False
+
+    def stop(self) -> None:
+        self._timer.cancel()
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        if self.busy or self._session.subscribed:
+            self._since = now
+        if now - self._since >= self._timeout:
+            self._closing = self._loop.create_task(self._ws.close(1001, "idle"))
+            return
+        self._timer = self._loop.call_at(self._since + self._timeout, self._check)
 
 
 def pad_frame(frame: bytes, size: int) -> bytes:
