@@ -25,7 +25,7 @@ import logging
 import signal
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -53,6 +53,8 @@ __all__ = ["WS_PATH", "RelayServer", "pad_frame", "run_relay"]
 
 WS_PATH = "/ws"
 _PADDED = (mb.Envelopes, mb.Push)
+_PIPELINED = (mb.Send, mb.Forward)  # answered in order, handled while later frames are read
+PIPELINE = 64  # answers a connection may have waiting
 _FRAME_HEADER = struct.Struct(">BI")  # wire: version, pad length
 _log = logging.getLogger(__name__)
 _ws_log = logging.getLogger("payk.relay.ws")
@@ -186,47 +188,56 @@ class RelayServer:
         config = self.config
         limiter = RateLimiter(config.rate, config.burst, config.max_refusals)
         idle = _IdleWatch(ws, session, config.idle_timeout)
+        answers = _Answers(ws)
         try:
             while True:
                 idle.reading()
                 frame = await ws.recv()
                 idle.busy = True
-                await self._serve_frame(ws, session, limiter, frame)
+                if not await self._serve_frame(ws, session, limiter, frame, answers):
+                    return
         finally:
             idle.stop()
+            await answers.close()
 
     async def _serve_frame(
-        self, ws: ServerConnection, session: Session, limiter: RateLimiter, frame: str | bytes
-    ) -> None:
+        self,
+        ws: ServerConnection,
+        session: Session,
+        limiter: RateLimiter,
+        frame: str | bytes,
+        answers: _Answers,
+    ) -> bool:
+        """Answer one frame (in order with the others); False once the connection is closed."""
         if isinstance(frame, str):
             frame = b""  # text frames are malformed for this protocol
         verdict = limiter.check(time.monotonic())
         if verdict == Verdict.DISCONNECT:
             self.metrics.refused_frames.labels(reason="flood").inc()
             await ws.close(1008, "rate limit exceeded")
-            return
+            return False
+        try:
+            request: mb.Request | MalformedFrame = self._requests.decode(frame)
+        except MalformedFrame as exc:
+            request = exc
         if verdict == Verdict.REFUSE:
             self.metrics.refused_frames.labels(reason="rate").inc()
-            refusal = mb.Error(
-                rid=self._rid_of(frame), code=mb.ErrorCode.RATE_LIMITED, detail="slow down"
-            )
-            await ws.send(self._answers.encode(refusal))
-            return
-        await ws.send(await self._answer(session, frame))
+            refusal = mb.Error(rid=request.rid, code=mb.ErrorCode.RATE_LIMITED, detail="slow down")
+            await answers.ready(self._answers.encode(refusal))
+            return True
+        if isinstance(request, MalformedFrame):
+            self.metrics.refused_frames.labels(reason=request.code.lower()).inc()
+            error = mb.Error(rid=request.rid, code=request.code, detail=str(request))
+            await answers.ready(self._answers.encode(error))
+            return True
+        if isinstance(request, _PIPELINED):
+            await answers.later(self._answer(session, request))
+        else:
+            await answers.settled()  # nothing else overtakes a store write still under way
+            await answers.ready(await self._answer(session, request))
+        return True
 
-    def _rid_of(self, frame: bytes) -> int:
-        try:
-            return self._requests.decode(frame).rid
-        except MalformedFrame as exc:
-            return exc.rid
-
-    async def _answer(self, session: Session, frame: bytes) -> bytes:
-        try:
-            request = self._requests.decode(frame)
-        except MalformedFrame as exc:
-            self.metrics.refused_frames.labels(reason=exc.code.lower()).inc()
-            error = mb.Error(rid=exc.rid, code=exc.code, detail=str(exc))
-            return self._answers.encode(error)
+    async def _answer(self, session: Session, request: mb.Request) -> bytes:
         return self._encode(await self.service.handle(session, request))
 
     def _encode(self, answer: Any) -> bytes:
@@ -323,6 +334,56 @@ class _IdleWatch:
             self._closing = self._loop.create_task(self._ws.close(1001, "idle"))
             return
         self._timer = self._loop.call_at(self._since + self._timeout, self._check)
+
+
+class _Answers:
+    """A connection's answers, sent in the order of their requests by one task.
+
+    Sends and forwards are handled while the next frames are read (``later``): a client that
+    writes a window of envelopes without waiting gets them into one group commit instead of
+    one fsync each. Every other request waits until those are done (``settled``) and is then
+    answered in turn (``ready``), so no authentication, fetch or ack overtakes a write. At
+    most ``PIPELINE`` answers wait; past that, reading stops until the client catches up.
+    """
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self._ws = ws
+        self._queue: asyncio.Queue[asyncio.Future[bytes]] = asyncio.Queue(PIPELINE)
+        self._running: set[asyncio.Task[bytes]] = set()
+        self._sender = asyncio.create_task(self._send())
+
+    async def later(self, answer: Coroutine[Any, Any, bytes]) -> None:
+        task = asyncio.create_task(answer)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        await self._queue.put(task)
+
+    async def ready(self, frame: bytes) -> None:
+        done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        done.set_result(frame)
+        await self._queue.put(done)
+
+    async def settled(self) -> None:
+        if self._running:
+            await asyncio.wait(tuple(self._running))
+
+    async def _send(self) -> None:
+        broken = False  # once the peer is gone, answers are only drained, so nobody waits
+        while True:
+            answer = await self._queue.get()
+            try:
+                frame = await answer
+                if not broken:
+                    await self._ws.send(frame)
+            except ConnectionClosed:
+                broken = True
+            except Exception as exc:  # that request goes unanswered; the others still are
+                _log.error("answering failed: %s", type(exc).__name__)
+
+    async def close(self) -> None:
+        for task in (*self._running, self._sender):
+            task.cancel()
+        await asyncio.gather(*self._running, self._sender, return_exceptions=True)
 
 
 def pad_frame(frame: bytes, size: int) -> bytes:
