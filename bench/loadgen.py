@@ -3,11 +3,12 @@
 Strategy: N sender/receiver pairs, one connection each; every sender sends COUNT messages of
 SIZE bytes one after another, each awaiting the server's acceptance (payk: durable; MQTT:
 PUBACK at QoS 1; forwarder: ``ok``); every receiver records the latency from the send to its
-arrival (a payk receiver acks in the background, all that arrived meanwhile in one ack, as
-``payk listen`` does; paho answers each QoS 1 delivery with a PUBACK). Every kind runs on
-uvloop where it is installed, so the generator is not what limits the fastest server (both ends live in this process, so one monotonic clock serves both). Throughput is
-messages received over the time from the first send to the last arrival (or the drain
-timeout); messages never received are counted as lost. Prints one JSON object.
+arrival (both ends live in this process, so one monotonic clock serves both). A payk receiver
+acks in the background, all that arrived meanwhile in one ack, as ``payk listen`` does; paho
+answers each QoS 1 delivery with a PUBACK. Every kind runs on uvloop where it is installed,
+so the generator is not what limits the fastest server. Throughput is messages received over
+the time from the first send to the last arrival (or the drain timeout); messages never
+received are counted as lost. Prints one JSON object.
 
 Usage: ``python -m bench.loadgen KIND TARGET --pairs N --count COUNT --size SIZE`` with KIND
 ``payk`` (TARGET a relay address), ``forwarder`` (a port) or ``mqtt`` (a port).
