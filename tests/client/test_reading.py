@@ -40,6 +40,19 @@ async def test_nothing_is_read_before_it_is_viewed(pair: Pair) -> None:
     assert await pair.alice.mark_read("Bob") == 0  # Alice's own messages are never "read" by her
 
 
+async def test_unread_counts_live_in_the_store_until_viewed(pair: Pair) -> None:
+    await _connect(pair)
+    assert pair.bob.unread() == {}
+    await pair.alice.send_text("Bob", "one")
+    await pair.alice.send_text("Bob", "two")
+    await pair.bob.sync()
+    await pair.alice.sync()
+    assert pair.bob.unread() == {"Alice": 2}
+    assert pair.alice.unread() == {}  # her own messages are never unread to her
+    await pair.bob.mark_read("Alice")
+    assert pair.bob.unread() == {}
+
+
 async def test_a_late_delivery_receipt_never_undoes_read(pair: Pair) -> None:
     await _connect(pair)
     await pair.alice.send_text("Bob", "quick")

@@ -180,6 +180,17 @@ async def test_unread_counts_for_conversations_not_open(
         await pilot.press("down")
         await until(pilot, lambda: "two" in _thread_text(app), "Carol's thread")
         assert items["Carol"].unread == 0  # type: ignore[attr-defined]
+        carol("send", "Alice", "three")
+        await until(pilot, lambda: items["Carol"].unread == 0 and "three" in _thread_text(app), "3")  # type: ignore[attr-defined]
+        await pilot.press("up")  # Bob's thread: what Carol sends next stays unread
+        await until(pilot, lambda: "Bob" in _text(app, "#thread-title"), "Bob's thread")
+        carol("send", "Alice", "four")
+        await until(pilot, lambda: items["Carol"].unread == 1, "one unread from Carol")  # type: ignore[attr-defined]
+    async with running(alice) as (app, pilot):  # a new session still knows what is unread
+        await until(pilot, lambda: _names(app) == ["Bob", "Carol"], "both contacts again")
+        items = {i.conversation.name: i for i in app.screen.query("ConversationItem")}
+        assert items["Carol"].unread == 1  # type: ignore[attr-defined]
+        assert "(1)" in str(items["Carol"].label.render())  # type: ignore[attr-defined]
 
 
 async def test_a_received_file_stays_in_the_store_until_saved(

@@ -636,6 +636,11 @@ class Client:
             await self.flush(force=True)
         return len(ids)
 
+    def unread(self) -> dict[str, int]:
+        """Incoming messages from each contact not yet viewed (``history`` or the TUI's thread
+        marks them read); kept in the store, so the counts outlive the process."""
+        return reading.unread_counts(self.profile.db)
+
     def _note_relay_errors(self) -> None:
         for relay, exc in self.pool.errors.items():
             note = f"relay {relay} is unreachable: {exc}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from payk.client.store.sqlcipher import Database
 from payk.errors import UsageError
 
-__all__ = ["mark_read", "resolve_reply"]
+__all__ = ["mark_read", "resolve_reply", "unread_counts"]
 
 
 def mark_read(db: Database, contact_id: int, now: int) -> list[bytes]:
@@ -29,6 +29,15 @@ def mark_read(db: Database, contact_id: int, now: int) -> list[bytes]:
             [(now, contact_id, i) for i in ids],
         )
     return ids
+
+
+def unread_counts(db: Database) -> dict[str, int]:
+    """Incoming messages not yet viewed, per contact alias (contacts with none are left out)."""
+    rows = db.query(
+        "SELECT c.alias, count(*) FROM messages m JOIN contacts c ON c.id = m.contact_id "
+        "WHERE m.outgoing = 0 AND m.read_at IS NULL AND m.status = 'received' GROUP BY c.id"
+    )
+    return {str(row[0]): int(row[1]) for row in rows}
 
 
 def resolve_reply(db: Database, contact_id: int, prefix: str) -> bytes:

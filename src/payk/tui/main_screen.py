@@ -77,7 +77,7 @@ class MainScreen(Screen[None]):
         super().__init__()
         self.client = client
         self.current: Conversation | None = None
-        self.unread: dict[str, int] = {}
+        self.unread: dict[str, int] = client.unread()  # contacts' counts are kept in the store
         self._list_lock = asyncio.Lock()
         self._typing_focused = False
         self.reply_to: ChatMessage | None = None
