@@ -183,7 +183,7 @@ async def test_sqlite_file_is_in_wal_mode_with_a_recorded_schema_version(tmp_pat
     await store.close()  # closing twice is harmless
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("SELECT version FROM payk_schema_version").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM payk_schema_version").fetchall() == [(1,), (2,)]
     conn.close()
 
 

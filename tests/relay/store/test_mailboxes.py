@@ -32,6 +32,21 @@ async def test_enqueue_then_fetch_returns_bodies_oldest_first(store: RelayStore)
     assert len(set(ids)) == 3 and all(len(i) == 16 for i in ids)
 
 
+async def test_acking_the_newest_envelope_keeps_later_ones_after_the_rest(
+    store: RelayStore,
+) -> None:
+    ids = {}
+    box = await create(store)
+    for body in (b"a", b"b"):
+        ids[body] = (await store.enqueue(box.send_id, body, now=NOW))[1]
+    await store.ack(box.recv_id, [ids[b"b"]])
+    for body in (b"c", b"d"):
+        ids[body] = (await store.enqueue(box.send_id, body, now=NOW))[1]
+    await store.ack(box.recv_id, [ids[b"d"], ids[b"a"]])
+    await store.enqueue(box.send_id, b"e", now=NOW)
+    assert [e.body for e in await store.fetch(box.recv_id, limit=9, now=NOW)] == [b"c", b"e"]
+
+
 async def test_fetch_honours_limit_and_does_not_consume(store: RelayStore) -> None:
     box = await create(store)
     for n in range(5):
