@@ -41,6 +41,7 @@ AREAS = (
     "scale",
     "groups",
     "paths",
+    "front",
 )
 
 

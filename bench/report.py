@@ -298,6 +298,7 @@ TITLES = {
     "scale": "Scale curves",
     "groups": "Groups and channels",
     "paths": "Paths",
+    "front": "Relay behind an nginx front, and cached channel reads",
 }
 
 
