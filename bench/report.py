@@ -114,7 +114,7 @@ GOALS = (
         "window shares one group commit; the receiver commits every push that arrived "
         "meanwhile at once, acks in the background and batches delivery receipts; relay "
         "acks no longer wait for the disk. payk one message at a time went from about 60 "
-        "(busy machine) to 200 (quiet) messages/s before these changes to about 370 now, "
+        "(busy machine) to 200 (quiet) messages/s before these changes to about 430 now, "
         "and pipelined it reaches about 1,200. Why 20x is still out of reach: Synapse "
         "gains about 2.5x itself when "
         "its client keeps 32 PUTs in flight, so 20x means well over 2,000 messages/s end to "
@@ -136,20 +136,21 @@ GOALS = (
         "just-stored envelope is pushed without reading it back, acks commit without an "
         "fsync, a send and an ack are one SQL statement each, answers are padded and "
         "encoded once, metric children are cached, no timer per frame. Under the same load "
-        "the relay went from about 850 messages/s in the previous run to about 3,800, while "
-        "its CPU per message moved only from about 320 to 290 us in this run (quick runs at "
-        "20 pairs: 450 to 240 us): most of the gain was waiting removed (fsyncs, re-reads, "
-        "thread hops), not computation. The load generator now runs on uvloop for every "
-        "server, which raised the forwarder from about 5,500 to about 30,000 messages/s (it "
-        "had been limited by the generator), so this ratio fell although the relay got "
-        "4.5 times faster. What is left, per "
+        "the relay went from about 850 messages/s in the previous run to about 4,700, and "
+        "its CPU per message from about 320 to 230 us: more of the gain was waiting removed "
+        "(fsyncs, re-reads, thread hops) than computation. The load generator now runs on "
+        "uvloop for every server, which raised the forwarder from about 5,500 to about "
+        "28,000 messages/s (it had been limited by the generator), so this ratio grew far "
+        "less than the relay did. What is left, per "
         "delivered message: about 150 us on the event loop, more than half of it in TLS "
         "and socket calls for five WebSocket frames (send, its answer, the push, the ack "
         "and its answer; the forwarder has three and no TLS), and about 55 us in the SQLite "
         "writer, mostly writing write-ahead-log pages and the fsync that makes every "
         "envelope durable before it is accepted. Closing the rest needs fewer frames per "
         "message (acks without answers, several envelopes per push) or moving TLS off the "
-        "Python event loop, both protocol and deployment decisions not taken here.",
+        "Python event loop, both protocol and deployment decisions not taken here; the front "
+        "area shows that an nginx TLS front is no shortcut: the relay alone drops to about "
+        "220 us per message there, but nginx spends about 110 us relaying the frames.",
     ),
     Goal(
         "Relay per-core capacity vs Mosquitto",
@@ -159,7 +160,7 @@ GOALS = (
         "Same causes as the forwarder gap: Mosquitto is C, keeps nothing on disk and has no "
         "TLS here, while the payk relay makes every envelope durable before accepting it "
         "and encrypts every frame. 0.3x would mean about 130 us of relay CPU per message; "
-        "the relay spends about 290 us here (from about 320 in the previous run), of which "
+        "the relay spends about 230 us here (from about 320 in the previous run), of which "
         "TLS and socket calls are the largest part.",
     ),
     Goal(
