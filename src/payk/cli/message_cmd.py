@@ -42,8 +42,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     send.add_argument(
         "--expire",
         metavar="DURATION",
-        help="delete it on both sides this long after delivery (30s, 10m, 1h, 2d, 1w; "
-        "default: the conversation's timer, see payk disappear)",
+        help="delete it on both sides (in a group: on every member's device) this long after "
+        "delivery (30s, 10m, 1h, 2d, 1w; default: the conversation's timer, see payk disappear)",
     )
     send.add_argument(
         "--reply", metavar="ID", help="answer this message (an id or prefix from history --json)"

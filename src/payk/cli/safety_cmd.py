@@ -1,6 +1,7 @@
 """``payk disappear``, ``save``, ``lock``, ``panic``, ``duress set``: safety on a seized device.
 
-Strategy: thin handlers over ``payk.client.disappearing`` (conversation timers),
+Strategy: thin handlers over ``payk.client.disappearing`` (conversation timers; a group's
+through ``payk.client.groups``, channels have none),
 ``payk.client.safety`` (lock and panic, which need no passphrase so they work in a hurry and
 on a profile another process holds) and ``payk.client.duress`` (the decoy profile). The
 design and its limits are in docs/safety.md.
@@ -19,7 +20,7 @@ from rich.text import Text
 
 from payk.cli.output import Output
 from payk.cli.profile_cmd import home_of, passphrase, run
-from payk.client import contacts, disappearing, safety
+from payk.client import contacts, disappearing, groups, safety
 from payk.client.disappearing import TimerSetting
 from payk.client.duress import DuressResult, set_duress
 from payk.client.facade import Client
@@ -41,9 +42,9 @@ __all__ = [
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the safety commands to the ``payk`` parser."""
     timer = sub.add_parser(
-        "disappear", help="show or set a conversation's disappearing-message timer"
+        "disappear", help="show or set a conversation's or group's disappearing-message timer"
     )
-    timer.add_argument("contact", help="the contact's name")
+    timer.add_argument("contact", help="the contact's or group's name")
     timer.add_argument(
         "duration", nargs="?", help="30s, 10m, 1h, 2d, 1w, or off (omit to show the timer)"
     )
@@ -85,7 +86,12 @@ def _disappear(args: argparse.Namespace, out: Output) -> int:
     seconds = None if args.duration is None else disappearing.parse_duration(args.duration)
 
     async def body(client: Client) -> int:
-        if seconds is None:
+        if groups.is_feed(client.profile.db, args.contact):
+            if seconds is None:
+                setting = groups.timer(client, args.contact)
+            else:
+                setting = await groups.set_timer(client, args.contact, seconds)
+        elif seconds is None:
             contact = contacts.contact_by_alias(client.profile.db, args.contact)
             setting = disappearing.conversation_timer(client.profile.db, contact.id, contact.alias)
         else:
@@ -181,12 +187,15 @@ def render_duress(result: DuressResult) -> RenderableType:
 
 
 def render_timer(setting: TimerSetting) -> RenderableType:
-    """A conversation's timer, and who set it."""
+    """A conversation's or group's timer, and who set it."""
+    where = f"in {setting.contact}" if setting.group else f"with {setting.contact}"
     if setting.seconds == 0:
-        state = f"Messages with {setting.contact} do not disappear"
+        state = f"Messages {where} do not disappear"
     else:
         every = disappearing.format_duration(setting.seconds)
-        state = f"Messages with {setting.contact} disappear {every} after delivery"
-    if setting.set_at is not None:
-        state += " (set by them)" if setting.set_by_peer else " (set by you)"
+        state = f"Messages {where} disappear {every} after delivery"
+    if setting.set_at is not None and not setting.set_by_peer:
+        state += " (set by you)"
+    elif setting.set_at is not None:
+        state += f" (set by {setting.setter})" if setting.group else " (set by them)"
     return Text(state + ".")

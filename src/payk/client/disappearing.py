@@ -12,6 +12,15 @@ copies of received files payk itself saved; it runs when a ``Client`` opens, bef
 read, and every ``PURGE_INTERVAL`` seconds while ``listen`` runs; after deleting it folds the
 write-ahead log back, so no older version of a page keeps the text. The relay's copy is gone as
 soon as it was acknowledged, long before any timer ends.
+
+Groups work the same way over their feed: ``GroupText.expire`` starts a row of
+``group_expiry`` when any member's device stores the text (``payk.client.feed_rows``), and the
+group default lives in ``group_timers``, changed by any member with a ``GroupTimer`` posted to
+the group; every member reads the same posts and keeps the one with the latest ``set_at``
+(ties: the longer timer), so all converge. ``purge`` deletes due group messages alongside the
+pairwise ones, in the same transaction and under the same checkpoint, and keeps their random
+ids in ``group_gone`` so reading the feed again never stores them anew. Channels have no
+timers.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from payk.client.store import layout
 from payk.client.store.sqlcipher import Database
 from payk.errors import StorageError, UsageError
 from payk.protocol import content
+from payk.protocol import group_content as gc
 from payk.protocol.content import Content, FileOffer, Text, Timer
 
 if TYPE_CHECKING:
@@ -38,6 +48,9 @@ __all__ = [
     "TimerSetting",
     "conversation_timer",
     "format_duration",
+    "group_timer",
+    "group_timer_for",
+    "group_timer_received",
     "parse_duration",
     "purge",
     "purge_forever",
@@ -54,15 +67,29 @@ _DURATION = re.compile(r"^(\d+)([smhdw]?)$")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TimerSetting:
-    """A conversation's default timer: ``seconds`` (0 = off), who set it and when."""
+    """A conversation's default timer: ``seconds`` (0 = off), who set it and when.
+
+    ``contact`` names the conversation: a contact, or a group when ``group`` is true (then
+    ``setter`` is the name of the member who set it).
+    """
 
     contact: str
     seconds: int
     set_at: int | None
     set_by_peer: bool
+    group: bool = False
+    setter: str = ""
 
     def as_json(self) -> dict[str, object]:
         """The ``--json`` shape of ``payk disappear``."""
+        if self.group:
+            by = None if self.set_at is None else (self.setter if self.set_by_peer else "me")
+            return {
+                "group": self.contact,
+                "seconds": self.seconds,
+                "set_by": by,
+                "set_at": self.set_at,
+            }
         set_by = None if self.set_at is None else ("them" if self.set_by_peer else "me")
         return {
             "contact": self.contact,
@@ -196,11 +223,67 @@ async def set_timer(client: Client, alias: str, seconds: int) -> TimerSetting:
     return conversation_timer(db, contact.id, contact.alias)
 
 
+# --- groups ----------------------------------------------------------------------------------
+
+
+def group_timer(db: Database, group_ref: int, name: str = "") -> TimerSetting:
+    """The default timer of the group ``group_ref``."""
+    row = db.one(
+        "SELECT seconds, set_at, set_by, by_me FROM group_timers WHERE group_ref = ?",
+        (group_ref,),
+    )
+    if row is None:
+        return TimerSetting(contact=name, seconds=0, set_at=None, set_by_peer=False, group=True)
+    return TimerSetting(
+        contact=name,
+        seconds=int(row[0]),
+        set_at=int(row[1]),
+        set_by_peer=not row[3],
+        group=True,
+        setter=str(row[2]),
+    )
+
+
+def group_timer_for(db: Database, group_ref: int, expire: int | None) -> int:
+    """The timer for a new group text: ``expire`` if given, else the group default.
+
+    Raises:
+        UsageError: ``expire`` is out of range.
+    """
+    if expire is not None:
+        if not 0 <= expire <= content.MAX_EXPIRE:
+            raise UsageError("a disappearing timer is between 1 second and 365 days")
+        return expire
+    return group_timer(db, group_ref).seconds
+
+
+def group_timer_received(
+    db: Database, group_ref: int, timer: gc.GroupTimer, *, by: str, mine: bool
+) -> None:
+    """Adopt a group's ``GroupTimer`` unless the one we hold is newer (ours or read back)."""
+    current = group_timer(db, group_ref)
+    if current.set_at is not None and (current.set_at, current.seconds) >= (
+        timer.set_at,
+        timer.seconds,
+    ):
+        return
+    db.execute(
+        "INSERT OR REPLACE INTO group_timers (group_ref, seconds, set_at, set_by, by_me) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (group_ref, timer.seconds, timer.set_at, by, int(mine)),
+    )
+
+
+# --- purging ---------------------------------------------------------------------------------
+
+
 def purge(db: Database, now: int) -> int:
-    """Delete every message whose timer has run out; returns how many went.
+    """Delete every message whose timer has run out, in conversations and groups; returns how
+    many went.
 
     Copies of received files that payk saved are deleted too; a file the person sent stays
-    where it was.
+    where it was. A group message's feed entry still waiting to be sent stays queued (it is
+    Megolm ciphertext the other members need).
     """
     with db.transaction():
         due = db.query(
@@ -210,13 +293,24 @@ def purge(db: Database, now: int) -> int:
         )
         for row in due:
             db.execute("DELETE FROM messages WHERE rowid_ = ?", (row[0],))
-    if due:  # old page versions stay in the write-ahead log until it is folded back
+        group_due = db.query(
+            "SELECT m.rowid_, m.group_ref, m.msg_id FROM group_expiry e "
+            "JOIN group_messages m ON m.rowid_ = e.message WHERE e.expires_at <= ?",
+            (now,),
+        )
+        for row in group_due:
+            db.execute("DELETE FROM group_messages WHERE rowid_ = ?", (row[0],))
+            db.execute(
+                "INSERT OR IGNORE INTO group_gone (group_ref, msg_id) VALUES (?, ?)",
+                (row[1], row[2]),
+            )
+    if due or group_due:  # old page versions stay in the write-ahead log until it is folded back
         layout.checkpoint(db)
     for row in due:
         if not row[1] and row[2]:
             with contextlib.suppress(OSError):
                 Path(str(row[2])).unlink(missing_ok=True)
-    return len(due)
+    return len(due) + len(group_due)
 
 
 async def purge_forever(client: Client) -> None:

@@ -284,11 +284,9 @@ class Client:
         if len(text) > 60_000:
             raise UsageError("the message is too long (at most 60000 characters)")
         if groups.is_feed(self.profile.db, alias):  # a group or channel: one feed upload
-            if expire or reply_to:
-                raise UsageError(
-                    "--expire and --reply work with contacts, not yet in groups or channels"
-                )
-            msg_id_hex, paths = await groups.send_text(self, alias, text)
+            if reply_to:
+                raise UsageError("--reply works with contacts, not yet in groups or channels")
+            msg_id_hex, paths = await groups.send_text(self, alias, text, expire=expire)
             return Sent(id=msg_id_hex, paths=paths)
         msg_id = primitives.random_bytes(content.ID_LEN)
         now = self.clock()

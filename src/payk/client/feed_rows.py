@@ -4,6 +4,10 @@ Strategy: groups and channels share one table (``groups``, with a ``kind``) and 
 table (``group_messages``), so ``send``, ``sync`` and ``history`` treat a group's or channel's
 name alike; ``payk.client.groups`` and ``payk.client.channels`` build on these helpers.
 Content is stored with its encoded form so polls, votes and events can be re-read later.
+A text's disappearing timer starts in the transaction that stores it (a row of
+``group_expiry``), on every member's device alike, and a text that disappeared is never
+stored again (``group_gone``). ``GroupTimer`` items are settings, kept by
+``payk.client.disappearing``, never messages.
 """
 
 from __future__ import annotations
@@ -125,8 +129,17 @@ def store_message(
     now: int,
     text: str | None,
 ) -> int:
-    """Store group or channel content; 0 when it was already stored."""
+    """Store group or channel content; 0 when it was already stored.
+
+    A text with an ``expire`` gets its timer, starting ``now``, in the same transaction.
+    """
     kind = {gc.GroupText: "text", gc.Poll: "poll", gc.Vote: "vote", gc.Event: "event"}[type(item)]
+    if (
+        isinstance(item, gc.GroupText)
+        and item.expire > 0
+        and db.one("SELECT 1 FROM group_gone WHERE group_ref = ? AND msg_id = ?", (row_id, item.id))
+    ):
+        return 0  # it disappeared here already; a second read of the feed must not revive it
     inserted = db.changes(
         "INSERT OR IGNORE INTO group_messages (group_ref, msg_id, sender, outgoing, kind, text, "
         "data, sent_at, stored_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -144,7 +157,15 @@ def store_message(
         ),
     )
     last = db.one("SELECT last_insert_rowid()") if inserted else None
-    return int(last[0]) if last is not None else 0
+    if last is None:
+        return 0
+    rowid = int(last[0])
+    if isinstance(item, gc.GroupText) and item.expire > 0:
+        db.execute(
+            "INSERT OR IGNORE INTO group_expiry (message, expires_at) VALUES (?, ?)",
+            (rowid, now + item.expire),
+        )
+    return rowid
 
 
 def describe(item: gc.GroupContent) -> str:
@@ -161,8 +182,9 @@ def describe(item: gc.GroupContent) -> str:
 
 
 _SELECT = (
-    "SELECT m.rowid_, m.msg_id, g.name, m.sender, m.outgoing, m.text, m.sent_at, m.status "
-    "FROM group_messages m JOIN groups g ON g.id = m.group_ref "
+    "SELECT m.rowid_, m.msg_id, g.name, m.sender, m.outgoing, m.text, m.sent_at, m.status, "
+    "e.expires_at FROM group_messages m JOIN groups g ON g.id = m.group_ref "
+    "LEFT JOIN group_expiry e ON e.message = m.rowid_ "
 )
 
 
@@ -179,6 +201,7 @@ def _message(row: Row) -> Message:
         sent_at=int(row["sent_at"]),
         status=str(row["status"]),
         paths=int(row["status"] != "queued"),
+        expires_at=None if row["expires_at"] is None else int(row["expires_at"]),
     )
 
 

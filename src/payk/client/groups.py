@@ -8,7 +8,9 @@ queues the entries it produced in one transaction; appends happen after the comm
 order. Our own ops are applied only when read back from the feed, like everyone else's.
 Rejected entries become warnings (``client.warnings``), so nothing bad passes silently.
 The façade calls ``is_feed``/``send_text``/``sync_all``/``history`` for names that are groups or
-channels; channels are handled by ``payk.client.channels``.
+channels; channels are handled by ``payk.client.channels``. Disappearing messages (a text's
+``expire``, the group default set with ``GroupTimer``) are kept by
+``payk.client.disappearing``; ``history`` purges due messages before reading.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from payk.client import channels, feed_mirrors, feed_rows, feeds
+from payk.client import channels, disappearing, feed_mirrors, feed_rows, feeds
+from payk.client.disappearing import TimerSetting
 from payk.client.feed_rows import (
     FeedRow,
     by_name,
@@ -35,6 +38,7 @@ from payk.errors import LocalProtocolError, NetworkError, RemoteProtocolError, U
 from payk.net.relay import FeedCreds
 from payk.protocol import group_content as gc
 from payk.protocol import primitives
+from payk.protocol.content import MAX_EXPIRE
 from payk.protocol.group_link import GroupLink, decode_group_link, encode_group_link
 from payk.protocol.group_member import (
     GroupEvent,
@@ -63,7 +67,9 @@ __all__ = [
     "remove",
     "send_content",
     "send_text",
+    "set_timer",
     "sync_all",
+    "timer",
 ]
 
 MAX_REKEY_ROUNDS = 2
@@ -306,20 +312,75 @@ def members(client: Client, name: str) -> Roster:
 # --- messages --------------------------------------------------------------------------------
 
 
-async def send_text(client: Client, name: str, text: str) -> tuple[str, int]:
-    """Send text to a group or channel: (message id, relays that took it)."""
-    msg_id = primitives.random_bytes(16)
-    item = gc.GroupText(id=msg_id, text=text, sent_at=client.clock())
-    return await send_content(client, name, item, text=text)
-
-
-async def send_content(
-    client: Client, name: str, item: gc.GroupContent, *, text: str | None
+async def send_text(
+    client: Client, name: str, text: str, *, expire: int | None = None
 ) -> tuple[str, int]:
-    """Send any group content (text, poll, vote, event) with one upload to the feed."""
+    """Send text to a group or channel: (message id, relays that took it).
+
+    ``expire``: seconds it lives on each member's device once stored (default: the group's
+    timer). Channels have no timers.
+
+    Raises:
+        UsageError: an ``expire`` for a channel, or out of range.
+    """
     db = client.profile.db
     row = by_name(db, name, kind=None)
     if row.kind == "channel":
+        if expire:
+            raise UsageError("--expire works with contacts and groups, not in channels")
+        seconds = 0
+    else:
+        seconds = disappearing.group_timer_for(db, row.id, expire)
+    msg_id = primitives.random_bytes(16)
+    item = gc.GroupText(id=msg_id, text=text, sent_at=client.clock(), expire=seconds)
+    return await send_content(client, name, item, text=text)
+
+
+def _group_only(db: Database, name: str) -> FeedRow:
+    row = by_name(db, name, kind=None)
+    if row.kind == "channel":
+        raise UsageError("disappearing timers work with contacts and groups, not channels")
+    return row
+
+
+def timer(client: Client, name: str) -> TimerSetting:
+    """The group's default disappearing timer.
+
+    Raises:
+        UsageError: no such group, or it is a channel.
+    """
+    row = _group_only(client.profile.db, name)
+    return disappearing.group_timer(client.profile.db, row.id, row.name)
+
+
+async def set_timer(client: Client, name: str, seconds: int) -> TimerSetting:
+    """Set the group's default timer for every member (0 turns it off).
+
+    Never raises for relays being down: the change waits to be sent.
+
+    Raises:
+        UsageError: no such group, a channel, out of range, or we cannot write to it yet.
+    """
+    if not 0 <= seconds <= MAX_EXPIRE:
+        raise UsageError("a disappearing timer is between 1 second and 365 days")
+    row = _group_only(client.profile.db, name)
+    await send_content(client, row.name, gc.GroupTimer(seconds=seconds, set_at=client.clock()))
+    return timer(client, row.name)
+
+
+async def send_content(
+    client: Client, name: str, item: gc.GroupItem, *, text: str | None = None
+) -> tuple[str, int]:
+    """Send any group content (text, poll, vote, event, timer) with one upload to the feed.
+
+    A ``GroupTimer`` takes effect here at once (it is not a message); every other item is
+    stored as our message. Returns (message id, relays that took it); a timer has no id.
+    """
+    db = client.profile.db
+    row = by_name(db, name, kind=None)
+    if row.kind == "channel":
+        if isinstance(item, gc.GroupTimer):
+            raise UsageError("disappearing timers work with contacts and groups, not channels")
         return await channels.post(client, row, item, text=text)
     try:
         await _sync_one(client, row.id)  # catch up first, so we send in the current epoch
@@ -333,11 +394,17 @@ async def send_content(
         except LocalProtocolError as exc:
             raise UsageError(f"you cannot write to {name!r} yet: {exc}") from exc
         _save(db, row.id, member)
-        rowid = store_message(
-            db, row.id, item, sender=client.name, outgoing=True, now=now, text=text
-        )
+        rowid: int | None = None
+        if isinstance(item, gc.GroupTimer):
+            disappearing.group_timer_received(db, row.id, item, by=client.name, mine=True)
+        else:
+            rowid = store_message(
+                db, row.id, item, sender=client.name, outgoing=True, now=now, text=text
+            )
         feeds.enqueue(db, row.id, entries, rowid)
     await _flush(client, row)
+    if rowid is None or isinstance(item, gc.GroupTimer):
+        return "", 0
     status = db.one("SELECT status FROM group_messages WHERE rowid_ = ?", (rowid,))
     return item.id.hex(), int(status is not None and status[0] == "sent")
 
@@ -474,9 +541,14 @@ def _handle(
 
 def _store_received(client: Client, row: FeedRow, event: Received, *, outgoing: bool) -> int:
     try:
-        item = gc.decode(event.plaintext)
+        item = gc.decode_item(event.plaintext)
     except RemoteProtocolError as exc:
         client.warnings.append(f"group {row.name}: rejected a message from {event.name} ({exc})")
+        return 0
+    if isinstance(item, gc.GroupTimer):
+        disappearing.group_timer_received(
+            client.profile.db, row.id, item, by=event.name, mine=outgoing
+        )
         return 0
     return store_message(
         client.profile.db,
@@ -509,5 +581,6 @@ def is_feed(db: Database, name: str) -> bool:
 
 
 def history(client: Client, name: str, *, limit: int = 50) -> list[Message]:
-    """The last ``limit`` messages of a group or channel, oldest first."""
+    """The last ``limit`` messages of a group or channel, oldest first (due ones purged)."""
+    disappearing.purge(client.profile.db, client.clock())
     return feed_rows.history(client.profile.db, name, limit=limit)
