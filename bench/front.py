@@ -196,39 +196,18 @@ async def _nginx(binary: str, folder: Path, port: int, upstream: int) -> AsyncIt
 # --- relays ---------------------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def _front_relay(folder: Path, port: int, public_port: int) -> AsyncIterator[tuple[int, str]]:
+def _front_relay(
+    folder: Path, port: int, public_port: int
+) -> contextlib.AbstractAsyncContextManager[tuple[int, str]]:
     """A relay on plain 127.0.0.1:port whose address pins the front's key and port."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "payk",
-        "--json",
-        "relay",
-        "serve",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--data",
-        str(folder / "payk-relay"),
+    return relay_bench._payk(
+        folder,
         "--tls-terminated-by",
         str(folder / "front.crt"),
         "--public-port",
         str(public_port),
-        "--rate",
-        "1000000",
-        "--burst",
-        "1000000",
-        "--log-level",
-        "WARNING",
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
+        listen=f"127.0.0.1:{port}",
     )
-    try:
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), relay_bench.START_TIMEOUT)
-        yield proc.pid, json.loads(line)["address"]
-    finally:
-        await relay_bench._stop(proc)
 
 
 def _write_front_certificate(folder: Path) -> None:
@@ -338,9 +317,7 @@ async def _make_feed(address: str, pages: int) -> str:
 
 
 async def _readers(address: str, feed: str, readers: int, gets: int, pages: int) -> dict[str, Any]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
+    return await relay_bench.json_from(
         "bench.front",
         "readers",
         address,
@@ -351,14 +328,7 @@ async def _readers(address: str, feed: str, readers: int, gets: int, pages: int)
         str(gets),
         "--pages",
         str(pages),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
     )
-    out, _ = await proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"the feed readers failed (exit {proc.returncode})")
-    result: dict[str, Any] = json.loads(out)
-    return result
 
 
 async def _read_point(

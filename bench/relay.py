@@ -71,7 +71,11 @@ async def _forwarder(workdir: Path) -> AsyncIterator[tuple[int, str]]:
 
 
 @contextlib.asynccontextmanager
-async def _payk(workdir: Path) -> AsyncIterator[tuple[int, str]]:
+async def _payk(
+    workdir: Path, *extra: str, listen: str = "127.0.0.1:0"
+) -> AsyncIterator[tuple[int, str]]:
+    """``payk relay serve`` on SQLite in ``workdir/payk-relay``, rate limits lifted, with any
+    ``extra`` options; yields its pid and the address it prints."""
     data = workdir / "payk-relay"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -81,9 +85,10 @@ async def _payk(workdir: Path) -> AsyncIterator[tuple[int, str]]:
         "relay",
         "serve",
         "--listen",
-        "127.0.0.1:0",
+        listen,
         "--data",
         str(data),
+        *extra,
         "--rate",
         "1000000",
         "--burst",
@@ -126,10 +131,26 @@ async def _mosquitto(workdir: Path) -> AsyncIterator[tuple[int, str]]:
         await _stop(proc)
 
 
-async def _load(kind: str, target: str, pairs: int, count: int) -> dict[str, Any]:
+async def json_from(module: str, *args: str) -> dict[str, Any]:
+    """Run ``python -m module args`` from the repository and parse the JSON it prints.
+
+    Raises:
+        RuntimeError: the module exited with an error.
+    """
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
+        sys.executable, "-m", module, *args, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"python -m {module} {' '.join(args[:1])} failed (exit {proc.returncode})"
+        )
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+async def _load(kind: str, target: str, pairs: int, count: int) -> dict[str, Any]:
+    return await json_from(
         "bench.loadgen",
         kind,
         target,
@@ -139,14 +160,7 @@ async def _load(kind: str, target: str, pairs: int, count: int) -> dict[str, Any
         str(count),
         "--size",
         str(SIZE),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
     )
-    out, _ = await proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"the load generator failed for {kind} (exit {proc.returncode})")
-    result: dict[str, Any] = json.loads(out)
-    return result
 
 
 async def _measure(server: Any, kind: str, workdir: Path, loads: list[tuple[int, int]]) -> Any:

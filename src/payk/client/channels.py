@@ -38,7 +38,6 @@ from payk.errors import (
     RemoteProtocolError,
     UsageError,
 )
-from payk.net.relay import FeedCreds
 from payk.protocol import channel as ch
 from payk.protocol import group_content as gc
 from payk.protocol import primitives
@@ -86,7 +85,8 @@ async def create(client: Client, name: str) -> str:
     name = check_new_name(db, name)
     relay = client.relays[0]
     creds = await feeds.create_feed(client.pool, relay)
-    copies = await _more_copies(client)
+    later = client.relays[1 : feed_mirrors.MAX_COPIES]
+    copies = await feeds.create_copies(client.pool, later, client.warnings, "the channel")
     state = ChannelState(keys=ch.new_channel())
     with db.transaction():
         row_id = insert_row(
@@ -102,17 +102,6 @@ async def create(client: Client, name: str) -> str:
         for other, other_creds in copies:
             feed_mirrors.add(db, row_id, other, other_creds)
     return name
-
-
-async def _more_copies(client: Client) -> list[tuple[str, FeedCreds]]:
-    """Further copies of a new feed, on our next relays (a relay that is down is skipped)."""
-    copies = []
-    for relay in client.relays[1 : feed_mirrors.MAX_COPIES]:
-        try:
-            copies.append((relay, await feeds.create_feed(client.pool, relay)))
-        except NetworkError as exc:
-            client.warnings.append(f"the channel has no copy on {relay}: {exc}")
-    return copies
 
 
 def link(client: Client, name: str) -> str:

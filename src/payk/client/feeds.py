@@ -1,8 +1,8 @@
 """Group and channel feeds on relays: create, append in order, read from an offset.
 
-Strategy: a channel's feed lives on one relay (the one in its link); a group's feed has a
-first copy here and may have further copies on other relays (``payk.client.feed_mirrors``,
-which get every queued entry too). Entries to append wait in ``group_outbox`` and are
+Strategy: a group's or channel's feed has a first copy here and may have further copies on
+other relays (``create_copies``; ``payk.client.feed_mirrors`` keeps them, and they get every
+queued entry too). Entries to append wait in ``group_outbox`` and are
 appended strictly in the order they were queued, so an op is always on the feed before the
 key wraps that follow it; the first failure stops the flush of that feed (order matters more
 than speed) and the entries wait for the next try.
@@ -11,7 +11,7 @@ Reads go through the relay connection (members) and return ``(offset, entry)`` p
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from payk.client import feed_mirrors
@@ -22,6 +22,7 @@ from payk.net.relay import FeedCreds
 
 __all__ = [
     "READ_LIMIT",
+    "create_copies",
     "create_feed",
     "enqueue",
     "flush_feed",
@@ -47,6 +48,20 @@ async def create_feed(pool: RelayPool, relay: str) -> FeedCreds:
     if creds is None:
         raise pool.errors.get(relay) or NetworkError(f"cannot reach the relay {relay}")
     return creds
+
+
+async def create_copies(
+    pool: RelayPool, relays: Sequence[str], warnings: list[str], what: str
+) -> list[tuple[str, FeedCreds]]:
+    """Further copies of a new feed, one on each of ``relays``; a relay that is down is
+    skipped, with a warning naming ``what`` (e.g. "the group")."""
+    copies = []
+    for relay in relays:
+        try:
+            copies.append((relay, await create_feed(pool, relay)))
+        except NetworkError as exc:
+            warnings.append(f"{what} has no copy on {relay}: {exc}")
+    return copies
 
 
 def enqueue(db: Database, group_ref: int, entries: list[bytes], message: int | None) -> None:

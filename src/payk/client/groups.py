@@ -126,7 +126,8 @@ async def create(client: Client, name: str) -> str:
     name = check_new_name(db, name)
     relay = client.relays[0]
     creds = await feeds.create_feed(client.pool, relay)
-    copies = await _more_copies(client)
+    later = client.relays[1 : feed_mirrors.MAX_COPIES]
+    copies = await feeds.create_copies(client.pool, later, client.warnings, "the group")
     identity = client.profile.identity()
     member, entries = GroupMember.create(
         identity,
@@ -151,17 +152,6 @@ async def create(client: Client, name: str) -> str:
         feeds.enqueue(db, row_id, entries, None)
     await _push_and_read(client, row_id)
     return name
-
-
-async def _more_copies(client: Client) -> list[tuple[str, FeedCreds]]:
-    """Further copies of a new feed, on our next relays (a relay that is down is skipped)."""
-    copies = []
-    for relay in client.relays[1 : feed_mirrors.MAX_COPIES]:
-        try:
-            copies.append((relay, await feeds.create_feed(client.pool, relay)))
-        except NetworkError as exc:
-            client.warnings.append(f"the group has no copy on {relay}: {exc}")
-    return copies
 
 
 async def invite(client: Client, name: str) -> str:
