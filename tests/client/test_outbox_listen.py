@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from payk.client import facade, outbox
+from payk.client import facade, outbox, sync
 from payk.client.facade import RECEIPT_DELAY, Client
+from payk.client.store.sqlcipher import Database
 from payk.net.memory import MemoryNetwork, MemoryRelay
 
 
@@ -180,3 +181,24 @@ async def test_listen_picks_up_mailboxes_made_while_it_runs(
     await stream.aclose()
     await alice.close()
     await carol.close()
+
+
+async def test_an_ack_leaves_only_after_the_commits_it_covers_are_durable(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "x.db", b"\x07" * 32)
+    acked = asyncio.Event()
+    durable_at_ack: list[bool] = []
+
+    class Link:
+        async def ack(self, creds: object, ids: list[bytes]) -> None:
+            synced = db.one("SELECT 1 FROM meta WHERE key = 'synced'") is not None
+            durable_at_ack.append(synced)
+            acked.set()
+
+    with db.transaction(durable=False):  # as listen commits a batch of pushes
+        db.execute("INSERT INTO meta (key, value) VALUES ('pushed', 'x')")
+    acks = sync._Acks(Link(), db)  # type: ignore[arg-type]
+    acks.add(b"mailbox", object(), b"envelope")
+    await asyncio.wait_for(acked.wait(), timeout=10)
+    await acks.close()
+    assert durable_at_ack == [True]
+    db.close()

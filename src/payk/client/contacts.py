@@ -5,11 +5,19 @@ session (wrapped with the profile's pickle key) and a verified flag. Sessions ar
 saved only inside the caller's transaction (``BEGIN IMMEDIATE`` holds the write lock), so two
 payk processes on one profile can never seal with the same ratchet state. Aliases are unique;
 a name that is taken gets a number (``Sara (2)``).
+
+Restoring a session (decrypting and unpickling it) costs more than reading its row, so the
+session last saved per contact is kept with the exact bytes it was saved as: a load whose row
+still holds those bytes takes that object instead of restoring a copy. Stored bytes carry a
+fresh nonce each time, so equal bytes mean the very state that object has; a rolled-back save
+or another process's newer one leaves other bytes in the row and the load restores from
+them. A load takes the entry out, so an object changed by a failed operation is never reused.
 """
 
 from __future__ import annotations
 
 import functools
+import weakref
 from dataclasses import dataclass
 
 from payk.client.store.sqlcipher import Database, Row
@@ -35,6 +43,9 @@ __all__ = [
 ]
 
 MAX_ALIAS = 200
+_saved: weakref.WeakKeyDictionary[Database, dict[int, tuple[bytes, PairwiseSession]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,12 +148,19 @@ def load_session(db: Database, contact_id: int, key: bytes) -> PairwiseSession:
     row = db.one("SELECT session FROM contacts WHERE id = ?", (contact_id,))
     if row is None:
         raise StorageError("the contact's session is missing")
-    return PairwiseSession.from_bytes(bytes(row[0]), key)
+    stored = bytes(row[0])
+    saved = _saved.get(db, {}).pop(contact_id, None)
+    if saved is not None and saved[0] == stored:
+        return saved[1]
+    return PairwiseSession.from_bytes(stored, key)
 
 
 def save_session(db: Database, contact_id: int, session: PairwiseSession, key: bytes) -> None:
-    """Store the session's new state (inside the transaction that advanced it)."""
-    db.execute("UPDATE contacts SET session = ? WHERE id = ?", (session.to_bytes(key), contact_id))
+    """Store the session's new state (inside the transaction that advanced it); the session
+    must not change after this unless it is saved again."""
+    stored = session.to_bytes(key)
+    db.execute("UPDATE contacts SET session = ? WHERE id = ?", (stored, contact_id))
+    _saved.setdefault(db, {})[contact_id] = (stored, session)
 
 
 def set_verified(db: Database, contact_id: int, verified: bool = True) -> None:

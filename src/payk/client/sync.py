@@ -7,7 +7,9 @@ acknowledged to the relay; a crash or Ctrl-C before the ack means the relay deli
 batch again and nothing is lost or doubled. ``listen_relay`` does the same for pushes on a
 subscribed connection: pushes are read ahead (``_Pushes``) and all that arrived during one
 commit go in the next, and acks go in the background (``_Acks``), so a burst costs a commit
-per batch rather than per envelope; it reconnects with backoff when the relay goes away.
+per batch rather than per envelope. Those commits do not wait for the disk; the acker makes
+them durable with one fsync before it acknowledges them. It reconnects with backoff when the
+relay goes away.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from payk.client.inbox import InboxResult, receive
 from payk.client.mailboxes import OwnMailbox, all_mailboxes
 from payk.client.profile import Profile
 from payk.client.router import RelayLink, RelayPool
+from payk.client.store.sqlcipher import Database
 from payk.errors import NetworkError, PaykError
 
 __all__ = ["Listeners", "fetch_all", "listen_relay"]
@@ -200,13 +203,15 @@ async def _listen_once(
     result = InboxResult()
     await _drain_relay(profile, pool, relay, mailboxes, clock, result)
     on_batch(result)
-    acks = _Acks(link)
+    acks = _Acks(link, profile.db)
     pushes = _Pushes(link)
     try:
         while True:
             batch = [d for d in await pushes.next_batch() if d.recv_id in by_recv]
             result = InboxResult()
-            with profile.db.transaction():  # one commit for everything that arrived meanwhile
+            # one commit for everything that arrived meanwhile; it need not wait for the disk,
+            # since nothing is acked before _Acks makes it durable
+            with profile.db.transaction(durable=False):
                 for delivery in batch:
                     mailbox, _ = by_recv[delivery.recv_id]
                     _process(profile, mailbox.id, relay, [delivery.envelope], clock, result)
@@ -259,10 +264,13 @@ class _Pushes:
 
 class _Acks:
     """Acknowledgements sent in the background, so the next push is processed meanwhile:
-    whatever piles up while one ack is on its way goes in the next (one frame per mailbox)."""
+    whatever piles up while one ack is on its way goes in the next (one frame per mailbox).
+    Each round first makes the commits it acknowledges durable (one fsync for all of them),
+    so a relay never deletes an envelope that a power cut could still take from the store."""
 
-    def __init__(self, link: RelayLink) -> None:
+    def __init__(self, link: RelayLink, db: Database) -> None:
         self._link = link
+        self._db = db
         self._waiting: dict[bytes, tuple[Any, list[Any]]] = {}
         self._ready = asyncio.Event()
         self._failure: BaseException | None = None
@@ -283,6 +291,7 @@ class _Acks:
                 await self._ready.wait()
                 self._ready.clear()
                 waiting, self._waiting = self._waiting, {}
+                self._db.sync()
                 for creds, ids in waiting.values():
                     await self._link.ack(creds, ids)
         except (PaykError, OSError, TimeoutError) as exc:

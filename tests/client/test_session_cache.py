@@ -1,0 +1,85 @@
+"""The session kept after a save is reused only while the store still holds exactly it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from payk.client import contacts
+from payk.client.facade import Client
+from payk.client.profile import unlock_profile
+from payk.net.memory import MemoryNetwork
+from payk.protocol.session import PairwiseSession
+
+
+async def _pair(tmp_path: Path) -> tuple[Client, Client]:
+    net = MemoryNetwork()
+    relays = [net.add_relay(5000)]
+    alice = Client.create(tmp_path / "a", "pa", name="Alice", relays=relays, network=net)
+    bob = Client.create(tmp_path / "b", "pb", name="Bob", relays=relays, network=net)
+    await bob.accept(await alice.invite(), alias="Alice")
+    await alice.sync()
+    await bob.sync()
+    return alice, bob
+
+
+def _sent(session: PairwiseSession) -> int:
+    """How many messages the session sealed in its current epoch (its ratchet position)."""
+    return session._state.epochs[session.epoch].sent
+
+
+async def test_a_saved_session_is_taken_again_without_restoring_it(tmp_path: Path) -> None:
+    alice, bob = await _pair(tmp_path)
+    db, key = bob.profile.db, bob.profile.pickle_key
+    contact = contacts.contact_by_alias(db, "Alice")
+    with db.transaction():
+        session = contacts.load_session(db, contact.id, key)
+        session.seal(b"one", now=1)
+        contacts.save_session(db, contact.id, session, key)
+    with db.transaction():
+        assert contacts.load_session(db, contact.id, key) is session
+    await alice.close()
+    await bob.close()
+
+
+async def test_a_rolled_back_seal_is_never_reused(tmp_path: Path) -> None:
+    alice, bob = await _pair(tmp_path)
+    db, key = bob.profile.db, bob.profile.pickle_key
+    contact = contacts.contact_by_alias(db, "Alice")
+    with db.transaction():
+        committed = _sent(contacts.load_session(db, contact.id, key))
+    with pytest.raises(RuntimeError), db.transaction():
+        session = contacts.load_session(db, contact.id, key)
+        session.seal(b"never stored", now=1)
+        contacts.save_session(db, contact.id, session, key)
+        raise RuntimeError("the transaction fails after the save")
+    with db.transaction():
+        again = contacts.load_session(db, contact.id, key)
+    assert again is not session
+    assert _sent(again) == committed and _sent(session) == committed + 1
+    await alice.close()
+    await bob.close()
+
+
+async def test_a_session_advanced_elsewhere_is_restored_from_the_store(tmp_path: Path) -> None:
+    alice, bob = await _pair(tmp_path)
+    db, key = bob.profile.db, bob.profile.pickle_key
+    contact = contacts.contact_by_alias(db, "Alice")
+    with db.transaction():
+        mine = contacts.load_session(db, contact.id, key)
+        mine.seal(b"from this process", now=1)
+        contacts.save_session(db, contact.id, mine, key)
+    other = unlock_profile(tmp_path / "b", "pb")  # another process on the same profile
+    try:
+        with other.db.transaction():
+            theirs = contacts.load_session(other.db, contact.id, other.pickle_key)
+            theirs.seal(b"from the other process", now=1)
+            contacts.save_session(other.db, contact.id, theirs, other.pickle_key)
+    finally:
+        other.close()
+    with db.transaction():
+        now_here = contacts.load_session(db, contact.id, key)
+    assert now_here is not mine and _sent(now_here) == _sent(mine) + 1
+    await alice.close()
+    await bob.close()
