@@ -18,7 +18,10 @@ on both sides (``bench.client``'s relay and pairing helpers), also in two modes:
 awaited until the relay holds each message (``payk_one_by_one``), and ``send_text(wait=False)``,
 which returns once the message is sealed and stored on the device while the background flush
 keeps up to ``WINDOW`` envelopes in flight (``payk``, how a send button works). The receiver is
-``payk listen`` in its own process, as on another device. The relay's CPU is read the same way.
+``payk listen`` in its own process, as on another device. The relay's CPU is read the same way,
+and so is the clients' (this process's, which for payk also reads the listener's lines, plus
+the listener's): with the server's it gives the CPU one message costs in all, and so the most
+messages per second the machine's cores could carry (``payk_cpu_ceiling_msgs_per_s``).
 Every repeat runs all four modes back to back. The headline is the median over repeats of
 payk's pipelined messages/s over the better of Synapse's two modes in the same repeat; the
 one-by-one ratio is reported beside it.
@@ -232,7 +235,7 @@ def _synapse_burst(port: int, pid: int, count: int, window: int = 1) -> dict[str
     bodies = [f"message {i} {secrets.token_hex(4)}" for i in range(count)]
     arrived: dict[str, float] = {}
     thread = threading.Thread(target=_receive, args=(receiver, room, since, set(bodies), arrived))
-    cpu_before = cpu_seconds(pid)
+    cpu_before, clients_before = cpu_seconds(pid), time.process_time()
     thread.start()
     sent_at: dict[str, float] = {}
     local = threading.local()
@@ -260,10 +263,11 @@ def _synapse_burst(port: int, pid: int, count: int, window: int = 1) -> dict[str
     if thread.is_alive():
         raise TimeoutError("synapse did not deliver every message in time")
     cpu = cpu_seconds(pid) - cpu_before
+    clients = time.process_time() - clients_before
     sender.close()
     receiver.close()
     latencies = [(arrived[b] - sent_at[b]) * 1000 for b in bodies]
-    return _figures(count, max(arrived.values()) - started, cpu, latencies)
+    return _figures(count, max(arrived.values()) - started, cpu, clients, latencies)
 
 
 def _name(prefix: str) -> str:
@@ -275,11 +279,16 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _figures(count: int, seconds: float, cpu: float, latencies: list[float]) -> dict[str, Any]:
+def _figures(
+    count: int, seconds: float, cpu: float, clients: float, latencies: list[float]
+) -> dict[str, Any]:
+    """``cpu`` is the server's CPU seconds, ``clients`` the sender's and receiver's together."""
     return {
         "messages": count,
         "msgs_per_s": count / seconds,
         "server_cpu_ms_per_msg": cpu / count * 1000,
+        "clients_cpu_ms_per_msg": clients / count * 1000,
+        "total_cpu_ms_per_msg": (cpu + clients) / count * 1000,
         "latency_p50_ms": statistics.median(latencies),
         "latency_p99_ms": _percentile(latencies, 0.99),
     }
@@ -298,17 +307,19 @@ async def _payk_burst(workdir: Path, count: int, *, wait: bool) -> dict[str, Any
         sender, receiver = await payk_client._pair(workdir, relay)
         await receiver.close()
         try:
-            async with _listener(workdir / "r") as lines:
+            async with _listener(workdir / "r") as (lines, listener):
                 await _deliver(sender, lines, ["warm-up"], wait=True)
                 bodies = [f"message {i}" for i in range(count)]
                 cpu_before = cpu_seconds(pid)
+                clients_before = time.process_time() + cpu_seconds(listener)
                 started = time.perf_counter()
                 sent_at, arrived = await _deliver(sender, lines, bodies, wait=wait)
                 cpu = cpu_seconds(pid) - cpu_before
+                clients = time.process_time() + cpu_seconds(listener) - clients_before
         finally:
             await sender.close()
     latencies = [(arrived[b] - sent_at[b]) * 1000 for b in bodies]
-    return _figures(count, max(arrived.values()) - started, cpu, latencies)
+    return _figures(count, max(arrived.values()) - started, cpu, clients, latencies)
 
 
 async def _deliver(
@@ -337,8 +348,8 @@ async def _deliver(
 
 
 @contextlib.asynccontextmanager
-async def _listener(home: Path) -> AsyncIterator[asyncio.StreamReader]:
-    """``payk listen`` on the receiver's profile, its JSON lines as a stream."""
+async def _listener(home: Path) -> AsyncIterator[tuple[asyncio.StreamReader, int]]:
+    """``payk listen`` on the receiver's profile: its JSON lines as a stream, and its pid."""
     env = {**os.environ, "PAYK_PASSPHRASE": "r", "PYTHONUNBUFFERED": "1"}
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "payk", "--home", str(home), "--json", "listen"),
@@ -349,7 +360,7 @@ async def _listener(home: Path) -> AsyncIterator[asyncio.StreamReader]:
     try:
         if process.stdout is None:
             raise RuntimeError("payk listen has no output")
-        yield process.stdout
+        yield process.stdout, process.pid
     finally:
         if process.returncode is None:
             process.terminate()
@@ -382,7 +393,14 @@ def _children() -> list[int]:
 
 def _median_with_spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
     merged: dict[str, Any] = {"repeats": len(runs), "messages": runs[0]["messages"]}
-    for key in ("msgs_per_s", "server_cpu_ms_per_msg", "latency_p50_ms", "latency_p99_ms"):
+    for key in (
+        "msgs_per_s",
+        "server_cpu_ms_per_msg",
+        "clients_cpu_ms_per_msg",
+        "total_cpu_ms_per_msg",
+        "latency_p50_ms",
+        "latency_p99_ms",
+    ):
         values = [r[key] for r in runs]
         merged[key] = statistics.median(values)
         merged[f"{key}_min"], merged[f"{key}_max"] = min(values), max(values)
@@ -425,6 +443,10 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
     speed = _paired(runs["payk"], best_matrix, "msgs_per_s")
     serial = _paired(runs["payk_one_by_one"], runs["synapse"], "msgs_per_s")
     cpu = _paired(runs["synapse"], runs["payk_one_by_one"], "server_cpu_ms_per_msg")
+    # what the machine's cores could carry if nothing but payk's three processes ran
+    total = statistics.median(r["total_cpu_ms_per_msg"] for r in runs["payk"])
+    ceiling = (os.cpu_count() or 1) * 1000 / total if total else None
+    best = statistics.median(r["msgs_per_s"] for r in best_matrix)
     return {
         "synapse_startup_s": startup,
         **{name: _median_with_spread(found) for name, found in runs.items()},
@@ -438,5 +460,7 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
             "synapse_over_payk_server_cpu_per_msg": cpu["median"],
             "synapse_over_payk_server_cpu_per_msg_min": cpu.get("min"),
             "synapse_over_payk_server_cpu_per_msg_max": cpu.get("max"),
+            "payk_cpu_ceiling_msgs_per_s": ceiling,
+            "payk_cpu_ceiling_over_synapse": ceiling / best if ceiling else None,
         },
     }
