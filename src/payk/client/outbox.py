@@ -18,6 +18,7 @@ lost delete only sends an envelope twice and the receiver drops the copy.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -205,14 +206,23 @@ def _settle(db: Database, done: list[int], messages: set[int]) -> None:
 
 
 def _update_paths(db: Database, messages: set[int]) -> None:
-    """A message's ``paths`` is the number of target mailboxes that hold all of it."""
-    for message in messages:
-        db.execute(
-            "UPDATE messages SET "
-            "paths = (SELECT count(*) FROM targets t WHERE t.contact_id = messages.contact_id) "
-            "- (SELECT count(*) FROM (SELECT DISTINCT relay, send_id FROM outbox "
-            "   WHERE outbox.message = messages.rowid_)), "
-            "status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END "
-            "WHERE rowid_ = ?",
-            (message,),
+    """A message's ``paths`` is the number of target mailboxes that hold all of it: its
+    contact's targets less the mailboxes it still waits for (one pass over the outbox for all
+    the messages, not one per message)."""
+    if not messages:
+        return
+    ordered = sorted(messages)
+    waiting = dict(
+        db.query(
+            "SELECT message, count(*) FROM (SELECT DISTINCT message, relay, send_id FROM outbox "
+            "WHERE message IN (SELECT value FROM json_each(?))) GROUP BY message",
+            (json.dumps(ordered),),
         )
+    )
+    db.execute_many(
+        "UPDATE messages SET "
+        "paths = (SELECT count(*) FROM targets t WHERE t.contact_id = messages.contact_id) - ?,"
+        " status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END "
+        "WHERE rowid_ = ?",
+        [(waiting.get(message, 0), message) for message in ordered],
+    )
