@@ -4,14 +4,18 @@ Strategy: N sender/receiver pairs, one connection each; every sender sends COUNT
 SIZE bytes one after another, each awaiting the server's acceptance (payk: durable; MQTT:
 PUBACK at QoS 1; forwarder: ``ok``); every receiver records the latency from the send to its
 arrival (both ends live in this process, so one monotonic clock serves both). A payk receiver
-acks in the background, all that arrived meanwhile in one ack, as ``payk listen`` does; paho
-answers each QoS 1 delivery with a PUBACK. Every kind runs on uvloop where it is installed,
-so the generator is not what limits the fastest server. Throughput is messages received over
-the time from the first send to the last arrival (or the drain timeout); messages never
-received are counted as lost. Prints one JSON object.
+acks in the background, all that arrived meanwhile in one ack, as ``payk listen`` does, and
+unanswered (``quiet=True``) where ``RelayConnection.ack`` offers that, again as ``payk
+listen`` does; paho answers each QoS 1 delivery with a PUBACK. Every kind runs on uvloop
+where it is installed, so the generator is not what limits the fastest server. Throughput is
+messages received over the time from the first send to the last arrival (or the drain
+timeout); messages never received are counted as lost. Prints one JSON object.
 
 Usage: ``python -m bench.loadgen KIND TARGET --pairs N --count COUNT --size SIZE`` with KIND
-``payk`` (TARGET a relay address), ``forwarder`` (a port) or ``mqtt`` (a port).
+``payk`` (TARGET a relay address), ``forwarder`` (a port), ``forwarder_tls`` (the port of a
+``bench.forwarder --tls``, reached over wss:// without checking its certificate, as a payk
+client checks none but pins a key instead) or ``mqtt`` (a port). COUNT 0 only opens and
+closes the connections: what a server spends beside the messages.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
+import inspect
 import json
 import statistics
 import struct
@@ -51,7 +57,7 @@ class Tally:
     complete: asyncio.Event = field(default_factory=asyncio.Event)
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
 
-    def record(self, message: bytes, pair: int) -> None:
+    def record(self, message: bytes | bytearray, pair: int) -> None:
         now = time.perf_counter()
         sent, seq = _STAMP.unpack_from(message)
         with self.lock:
@@ -67,6 +73,13 @@ def _message(seq: int, size: int) -> bytes:
     return _STAMP.pack(time.perf_counter(), seq).ljust(size, b"\x00")
 
 
+def quiet_acks() -> bool:
+    """Whether ``RelayConnection.ack`` takes ``quiet`` (acks the relay does not answer)."""
+    from payk.net.relay import RelayConnection
+
+    return "quiet" in inspect.signature(RelayConnection.ack).parameters
+
+
 async def _payk_pair(target: str, index: int, count: int, size: int, tally: Tally) -> Any:
     from payk.net.relay import RelayConnection
     from payk.protocol.address import RelayAddress
@@ -79,6 +92,7 @@ async def _payk_pair(target: str, index: int, count: int, size: int, tally: Tall
 
     unacked: list[bytes] = []
     waiting = asyncio.Event()
+    ack_options: dict[str, Any] = {"quiet": True} if quiet_acks() else {}
 
     async def receive() -> None:
         async for delivery in receiver.deliveries():
@@ -92,7 +106,7 @@ async def _payk_pair(target: str, index: int, count: int, size: int, tally: Tall
             waiting.clear()
             ids = unacked[:]
             del unacked[:]
-            await receiver.ack(box, ids)
+            await receiver.ack(box, ids, **ack_options)
 
     receiving = asyncio.gather(receive(), ack())
 
@@ -102,18 +116,27 @@ async def _payk_pair(target: str, index: int, count: int, size: int, tally: Tall
 
     async def close() -> None:
         receiving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):  # retrieved, so never logged
+            await receiving
         await sender.close()
         await receiver.close()
 
     return send, close
 
 
-async def _forwarder_pair(target: str, index: int, count: int, size: int, tally: Tally) -> Any:
+async def _forwarder_pair(
+    target: str, index: int, count: int, size: int, tally: Tally, *, tls: bool = False
+) -> Any:
     from websockets.asyncio.client import connect
 
-    base = f"ws://127.0.0.1:{target}"
-    receiver = await connect(f"{base}/recv/{index}", compression=None, open_timeout=60)
-    sender = await connect(f"{base}/send/{index}", compression=None, open_timeout=60)
+    base = f"{'wss' if tls else 'ws'}://127.0.0.1:{target}"
+    options: dict[str, Any] = {"compression": None, "open_timeout": 60}
+    if tls:  # the payk client's own context: TLS 1.2+, no CA and no host name checked
+        from payk.net.tls import client_context
+
+        options["ssl"] = client_context()
+    receiver = await connect(f"{base}/recv/{index}", **options)
+    sender = await connect(f"{base}/send/{index}", **options)
 
     async def receive() -> None:
         async for message in receiver:
@@ -128,6 +151,8 @@ async def _forwarder_pair(target: str, index: int, count: int, size: int, tally:
 
     async def close() -> None:
         receiving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):  # retrieved, so never logged
+            await receiving
         await sender.close()
         await receiver.close()
 
@@ -136,16 +161,17 @@ async def _forwarder_pair(target: str, index: int, count: int, size: int, tally:
 
 async def _mqtt_pair(target: str, index: int, count: int, size: int, tally: Tally) -> Any:
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
     topic = f"bench/{index}"
     subscribed = threading.Event()
-    receiver = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"r{index}")
+    receiver = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"r{index}")
     receiver.on_message = lambda client, userdata, msg: tally.record(msg.payload, index)
     receiver.on_subscribe = lambda *args: subscribed.set()
     receiver.on_connect = lambda client, *args: client.subscribe(topic, qos=1)
     receiver.connect("127.0.0.1", int(target))
     receiver.loop_start()
-    sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"s{index}")
+    sender = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"s{index}")
     sender.connect("127.0.0.1", int(target))
     sender.loop_start()
     await asyncio.to_thread(subscribed.wait, 60)
@@ -165,7 +191,12 @@ async def _mqtt_pair(target: str, index: int, count: int, size: int, tally: Tall
     return send, close
 
 
-PAIRS: dict[str, Any] = {"payk": _payk_pair, "forwarder": _forwarder_pair, "mqtt": _mqtt_pair}
+PAIRS: dict[str, Any] = {
+    "payk": _payk_pair,
+    "forwarder": _forwarder_pair,
+    "forwarder_tls": functools.partial(_forwarder_pair, tls=True),
+    "mqtt": _mqtt_pair,
+}
 
 
 async def _run(kind: str, target: str, pairs: int, count: int, size: int) -> dict[str, Any]:
@@ -174,14 +205,15 @@ async def _run(kind: str, target: str, pairs: int, count: int, size: int) -> dic
     start = time.perf_counter()
     results = await asyncio.gather(*(send() for send, _ in made), return_exceptions=True)
     send_errors = sum(isinstance(r, BaseException) for r in results)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(tally.complete.wait(), DRAIN_TIMEOUT)
+    if tally.expected:  # COUNT 0 only opens and closes the connections
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(tally.complete.wait(), DRAIN_TIMEOUT)
     for _, close in made:
         await close()
     received = len(tally.seen)
     elapsed = max((tally.last or time.perf_counter()) - start, 1e-9)
     latencies = sorted(tally.latencies) or [0.0]
-    return {
+    result: dict[str, Any] = {
         "pairs": pairs,
         "messages": tally.expected,
         "received": received,
@@ -191,6 +223,9 @@ async def _run(kind: str, target: str, pairs: int, count: int, size: int) -> dic
         "latency_p50_ms": statistics.median(latencies) * 1000,
         "latency_p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
     }
+    if kind == "payk":  # which ack the figures were made with, as it changes the frame count
+        result["quiet_acks"] = quiet_acks()
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,18 +1,23 @@
 """Relay benchmark: the payk relay against a bare forwarder and Mosquitto, same load.
 
 Strategy: each server runs as its own process and so does the load generator
-(``bench.loadgen``), so the server's CPU time can be read from ``/proc/<pid>/stat`` before
-and after each load and divided by the messages delivered. Three servers:
+(``bench.loadgen``), so the server's CPU time can be read from ``/proc/<pid>/task/*/schedstat``
+before and after each load and divided by the messages delivered. Four servers:
 
 * ``forwarder`` (``bench.forwarder``): WebSocket, no TLS, no storage, no auth: the floor;
+* ``forwarder_tls`` (``bench.forwarder --tls``): the same forwarding over TLS with the relay's
+  kind of certificate and context: the floor for a relay that encrypts its frames, so that
+  what TLS costs and what the relay costs beyond TLS can be told apart;
 * ``payk_sqlite``: ``payk relay serve`` on SQLite, TLS on, every envelope durable
   (synchronous=FULL) before the sender hears "accepted", deleted on ack, rate limits lifted;
 * ``mosquitto`` (if ``mosquitto`` is on PATH and paho-mqtt is installed): QoS 1, no
   persistence, on a free loopback port.
 
 Loads: 1 pair and 100 pairs of sender/receiver, 256-byte messages, a fixed count per pair.
-Returned per server and load: messages/s, server CPU seconds per message, p50/p99 latency,
-lost messages; plus ratios of payk and Mosquitto against the forwarder. Nothing is printed.
+Returned per server and load: messages/s, server CPU seconds per message (with and without
+the cost of opening and closing the connections), p50/p99 latency, lost messages; plus ratios
+against the forwarder (payk, Mosquitto and the TLS forwarder) and against the TLS forwarder
+(payk). Nothing is printed.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import asyncio
 import contextlib
 import importlib.util
 import json
-import os
 import shutil
 import socket
 import sys
@@ -37,8 +41,14 @@ START_TIMEOUT = 30.0
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds used so far by the server's threads, to the nanosecond.
+
+    ``/proc/<pid>/stat`` counts in 10 ms ticks, coarser than a quick load of the forwarders
+    spends, so this reads the threads' schedstat like the capacity area does.
+    """
+    from bench.mosquitto_peer import cpu_ns  # here: that module imports this one
+
+    return cpu_ns(pid) / 1e9
 
 
 def _free_port() -> int:
@@ -58,9 +68,10 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _forwarder(workdir: Path) -> AsyncIterator[tuple[int, str]]:
+async def _forwarder_process(*options: str) -> AsyncIterator[tuple[int, str]]:
+    """``bench.forwarder`` with ``options``; yields its pid and port."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.forwarder", cwd=ROOT, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-m", "bench.forwarder", *options, cwd=ROOT, stdout=asyncio.subprocess.PIPE
     )
     try:
         assert proc.stdout is not None
@@ -68,6 +79,16 @@ async def _forwarder(workdir: Path) -> AsyncIterator[tuple[int, str]]:
         yield proc.pid, port
     finally:
         await _stop(proc)
+
+
+def _forwarder(workdir: Path) -> contextlib.AbstractAsyncContextManager[tuple[int, str]]:
+    """The bare forwarder, serving ws:// (the generator's ``forwarder`` kind)."""
+    return _forwarder_process()
+
+
+def _forwarder_tls(workdir: Path) -> contextlib.AbstractAsyncContextManager[tuple[int, str]]:
+    """The forwarder serving wss:// (the generator's ``forwarder_tls`` kind)."""
+    return _forwarder_process("--tls")
 
 
 @contextlib.asynccontextmanager
@@ -163,14 +184,30 @@ async def _load(kind: str, target: str, pairs: int, count: int) -> dict[str, Any
     )
 
 
+async def _spent(pid: int, kind: str, target: str, pairs: int, count: int) -> Any:
+    """One load's figures and the server CPU seconds it cost."""
+    before = _cpu_seconds(pid)
+    result = await _load(kind, target, pairs, count)
+    return result, _cpu_seconds(pid) - before
+
+
 async def _measure(server: Any, kind: str, workdir: Path, loads: list[tuple[int, int]]) -> Any:
+    """Each load, then the same pairs with no messages (after it, so it warms nothing).
+
+    ``server_cpu_s_per_msg`` counts everything the load cost, connecting included;
+    ``server_cpu_s_per_msg_no_setup`` takes away what opening and closing the same pairs
+    costs alone (``server_cpu_s_setup``), since a TLS handshake per connection weighs on a
+    short load but not on connections that live on.
+    """
     figures: dict[str, Any] = {}
     async with server(workdir) as (pid, target):
         for pairs, count in loads:
-            before = _cpu_seconds(pid)
-            result = await _load(kind, target, pairs, count)
-            spent = _cpu_seconds(pid) - before
-            result["server_cpu_s_per_msg"] = spent / max(1, result["received"])
+            result, spent = await _spent(pid, kind, target, pairs, count)
+            _, setup = await _spent(pid, kind, target, pairs, 0)
+            received = max(1, result["received"])
+            result["server_cpu_s_per_msg"] = spent / received
+            result["server_cpu_s_setup"] = setup
+            result["server_cpu_s_per_msg_no_setup"] = max(spent - setup, 0.0) / received
             figures[f"pairs_{pairs}"] = result
     return figures
 
@@ -183,7 +220,13 @@ def _ratios(base: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
             continue
         ratios[load] = {
             key: figures[key] / ref[key] if ref[key] else None
-            for key in ("msgs_per_s", "server_cpu_s_per_msg", "latency_p50_ms", "latency_p99_ms")
+            for key in (
+                "msgs_per_s",
+                "server_cpu_s_per_msg",
+                "server_cpu_s_per_msg_no_setup",
+                "latency_p50_ms",
+                "latency_p99_ms",
+            )
         }
     return ratios
 
@@ -203,6 +246,7 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
     results: dict[str, Any] = {
         "message_bytes": SIZE,
         "forwarder": await _measure(_forwarder, "forwarder", workdir, loads),
+        "forwarder_tls": await _measure(_forwarder_tls, "forwarder_tls", workdir, loads),
         "payk_sqlite": await _measure(_payk, "payk", workdir, loads),
     }
     missing = _mosquitto_missing()
@@ -212,7 +256,10 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
         results["mosquitto"] = {"skipped": missing}
     results["ratios_vs_forwarder"] = {
         name: _ratios(results["forwarder"], results[name])
-        for name in ("payk_sqlite", "mosquitto")
+        for name in ("payk_sqlite", "mosquitto", "forwarder_tls")
         if "skipped" not in results[name]
+    }
+    results["ratios_vs_forwarder_tls"] = {
+        "payk_sqlite": _ratios(results["forwarder_tls"], results["payk_sqlite"])
     }
     return results

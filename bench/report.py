@@ -4,11 +4,13 @@ Strategy: the headline is a table of ratios against the goals of the benchmark i
 read from the results of this run and marked met or missed as measured (a ratio that could
 not be measured says so rather than passing). Where a goal is missed, the cause found with a
 profiler is printed under the table; those causes are written here, beside the goals, and
-appear only when the goal is missed in the run being rendered. Each area then gets its own
-table: lists of points and groups of same-shaped figures become one row per entry, a median
-with ``_min``/``_max`` siblings prints as ``median (min-max)``, and anything else falls back
-to one row per figure. Rendering is pure: the results, the machine and the plot paths come in,
-text goes out.
+appear only when the goal is missed in the run being rendered, followed by any sentence the
+goal phrases from this run's own figures (what the relay area's TLS forwarder shows). Each
+area then gets its own table, opened by such a sentence where it has one and no missed goal
+printed it already: lists of points and groups of same-shaped figures become one row per
+entry, a median with ``_min``/``_max`` siblings prints as ``median (min-max)``, and anything
+else falls back to one row per figure. Rendering is pure: the results, the machine and the
+plot paths come in, text goes out.
 """
 
 from __future__ import annotations
@@ -18,20 +20,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GOALS", "Goal", "group_flatness", "headline", "render"]
+__all__ = ["GOALS", "Goal", "group_flatness", "headline", "render", "tls_floor"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True, slots=True)
 class Goal:
-    """One goal: how to read its ratio from the results, the bar, and the cause if missed."""
+    """One goal: how to read its ratio from the results, the bar, and the cause if missed.
+
+    ``evidence``, when given, phrases a sentence from the run's own figures that is printed
+    after the cause (None when the run lacks them).
+    """
 
     name: str
     measure: str
     read: Callable[[dict[str, Any]], float | None]
     target: float
     cause: str
+    evidence: Callable[[dict[str, Any]], str | None] | None = None
 
 
 def _at(*path: str) -> Callable[[dict[str, Any]], float | None]:
@@ -99,6 +106,71 @@ def group_flatness(results: dict[str, Any]) -> float | None:
     return small / large if large > 0 else None
 
 
+def _largest_common_load(servers: list[Any]) -> str | None:
+    """The load key (``pairs_N``) with the most pairs that every server measured."""
+    loads = [
+        {k for k, v in server.items() if k.startswith("pairs_") and isinstance(v, dict)}
+        for server in servers
+        if isinstance(server, dict)
+    ]
+    common = set.intersection(*loads) if len(loads) == len(servers) and loads else set()
+    return max(common, key=lambda k: int(k.removeprefix("pairs_")), default=None)
+
+
+_NO_SETUP = "server_cpu_s_per_msg_no_setup"
+_FLOOR = ("forwarder", "forwarder_tls", "payk_sqlite")
+
+
+def _floor_figures(results: dict[str, Any]) -> tuple[str, bool, list[tuple[float, float]]]:
+    """The largest load all of ``_FLOOR`` ran, whether their CPU figures leave connecting out
+    (only if all of them do), and each one's messages/s and server CPU us per message there.
+
+    Raises:
+        LookupError: the relay area lacks a figure the sentence needs.
+    """
+    relay = results.get("relay")
+    if not isinstance(relay, dict):
+        raise LookupError("no relay area")
+    load = _largest_common_load([relay.get(n) for n in _FLOOR])
+    if load is None:
+        raise LookupError("no load that every server ran")
+    rows = [relay[n][load] for n in _FLOOR]
+    aside = all(_NO_SETUP in row for row in rows)
+    cpu = _NO_SETUP if aside else "server_cpu_s_per_msg"
+    return load, aside, [(float(r["msgs_per_s"]), float(r[cpu]) * 1e6) for r in rows]
+
+
+def tls_floor(results: dict[str, Any]) -> str | None:
+    """What the relay area's TLS forwarder shows, in one sentence from this run's figures.
+
+    Read at the largest load that the bare forwarder, the TLS forwarder and the payk relay
+    all ran: TLS's cost on the forwarder, the relay against each forwarder, and the share of
+    the relay's extra CPU per message (over the bare forwarder) that TLS alone accounts for.
+    """
+    try:
+        load, aside, [(bare, bare_us), (tls, tls_us), (payk, payk_us)] = _floor_figures(results)
+    except (LookupError, TypeError, ValueError):
+        return None
+    if not (bare and tls):
+        return None
+    pairs = load.removeprefix("pairs_")
+    sentence = (
+        f"In the relay area at {pairs} pair{'' if pairs == '1' else 's'}, TLS takes the bare "
+        f"forwarder from {bare:,.0f} to {tls:,.0f} messages/s ({tls / bare:.2f}x) and from "
+        f"{bare_us:.0f} to {tls_us:.0f} us of server CPU per message"
+        f"{' (connecting aside)' if aside else ''}, and the payk relay, at {payk_us:.0f} us, "
+        f"reaches {payk / tls:.2f}x the TLS forwarder's messages/s against {payk / bare:.2f}x "
+        "the bare one's"
+    )
+    if payk_us > bare_us:
+        sentence += (
+            f", so TLS on the forwarder's three frames per message accounts for "
+            f"{(tls_us - bare_us) / (payk_us - bare_us):.0%} of the {payk_us - bare_us:.0f} us "
+            "the relay spends per message beyond the bare forwarder"
+        )
+    return sentence + "."
+
+
 GOALS = (
     Goal(
         "End-to-end delivery vs Synapse",
@@ -151,6 +223,7 @@ GOALS = (
         "Python event loop, both protocol and deployment decisions not taken here; the front "
         "area shows that an nginx TLS front is no shortcut: the relay alone drops to about "
         "220 us per message there, but nginx spends about 110 us relaying the frames.",
+        evidence=tls_floor,
     ),
     Goal(
         "Relay per-core capacity vs Mosquitto",
@@ -291,7 +364,7 @@ def _group(title: str, key: str, value: Any) -> list[str]:
 TITLES = {
     "synapse": "End to end: payk vs Matrix Synapse",
     "mosquitto_peer": "Relay capacity: payk vs Mosquitto vs bare forwarder",
-    "relay": "Relay: forwarder, payk and Mosquitto at 1 and 100 pairs",
+    "relay": "Relay: bare forwarder, TLS forwarder, payk and Mosquitto at 1 and 100 pairs",
     "client": "Client end to end",
     "crypto": "Client crypto: payk pairwise vs bare Olm and ChaCha20-Poly1305",
     "megolm": "Client crypto: bare Megolm",
@@ -301,6 +374,10 @@ TITLES = {
     "paths": "Paths",
     "front": "Relay behind an nginx front, and cached channel reads",
 }
+
+
+# a sentence from the run's figures opening an area, unless a missed goal's cause has it
+AREA_NOTES: dict[str, Callable[[dict[str, Any]], str | None]] = {"relay": tls_floor}
 
 
 def _goal_lines(results: dict[str, Any]) -> list[str]:
@@ -319,7 +396,9 @@ def _goal_lines(results: dict[str, Any]) -> list[str]:
     lines.append("")
     for goal, _value, verdict in rows:
         if verdict == "missed":
-            lines += [f'**Why "{goal.name}" is missed.** {goal.cause}', ""]
+            evidence = goal.evidence(results) if goal.evidence else None
+            cause = f"{goal.cause} {evidence}" if evidence else goal.cause
+            lines += [f'**Why "{goal.name}" is missed.** {cause}', ""]
     return lines
 
 
@@ -350,6 +429,7 @@ def _sync_time_growth(results: dict[str, Any]) -> float | None:
 
 
 _MEGOLM = ("megolm", "megolm_seal_open_us")
+_RELAY_100 = ("pairs_100", "msgs_per_s")
 _PAIRWISE = ("crypto", "message_256B_seal_open")
 CONTEXT = (
     (
@@ -363,6 +443,14 @@ CONTEXT = (
     (
         "payk relay messages/s per core over the bare forwarder's",
         _at("mosquitto_peer", "ratios", "payk_over_forwarder_per_core"),
+    ),
+    (
+        "payk relay messages/s over the TLS forwarder's (relay area, 100 pairs)",
+        _at("relay", "ratios_vs_forwarder_tls", "payk_sqlite", *_RELAY_100),
+    ),
+    (
+        "TLS forwarder messages/s over the bare forwarder's (relay area, 100 pairs)",
+        _at("relay", "ratios_vs_forwarder", "forwarder_tls", *_RELAY_100),
     ),
     (
         "payk pairwise seal + open over bare Olm",
@@ -417,13 +505,16 @@ def render(
     preamble = ROOT / "bench" / "PREAMBLE.md"
     if preamble.exists():
         lines += [preamble.read_text().rstrip(), ""]
-    lines += _goal_lines(results)
-    lines += _context_lines(results)
+    goals = _goal_lines(results)
+    lines += goals + _context_lines(results)
     if plots:
         lines += ["## Plots", ""]
         lines += [f"![{p.stem}](plots/{p.name})" for p in plots]
         lines.append("")
     for area, data in results.items():
         lines += [f"## {TITLES.get(area, area)}", ""]
+        note = AREA_NOTES[area](results) if area in AREA_NOTES else None
+        if note and not any(note in line for line in goals):  # said once on the page
+            lines += [note, ""]
         lines += _section(area, data)
     return "\n".join(lines).rstrip() + "\n"
