@@ -1,4 +1,4 @@
-"""Per-core relay capacity: payk's relay against Mosquitto and the bare forwarder.
+"""Per-core relay capacity: payk's relay against Mosquitto and the forwarder, bare and with TLS.
 
 Strategy: capacity per core is the inverse of the server's CPU time per delivered message,
 which is what an operator pays for and is independent of how fast the (Python) load
@@ -9,8 +9,9 @@ load and then, in rounds that load each server in turn, several repeats of a lar
 ``bench.loadgen``; its CPU time is read from ``/proc/<pid>/task/*/schedstat`` (nanoseconds,
 summed over the server's threads). Figures are medians over the repeats with the spread; the
 headlines, medians of the per-round ratios, are payk's capacity over Mosquitto's and over the
-forwarder's, and payk's messages/s over the forwarder's under the same load. Nothing is
-printed.
+forwarder's, and payk's messages/s over the forwarder's under the same load. The same
+forwarder serving over TLS is measured beside them, so the figures say how much of the gap
+encrypting the frames explains by itself. Nothing is printed.
 """
 
 from __future__ import annotations
@@ -71,6 +72,18 @@ def _ratios(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         "payk_over_forwarder_msgs_per_s": ("payk_sqlite", "forwarder", "msgs_per_s"),
         "payk_over_forwarder_per_core": ("forwarder", "payk_sqlite", "server_cpu_us_per_msg"),
         "payk_over_mosquitto_per_core": ("mosquitto", "payk_sqlite", "server_cpu_us_per_msg"),
+        # the TLS floor: how much of the gap encrypting the frames alone explains
+        "payk_over_forwarder_tls_msgs_per_s": ("payk_sqlite", "forwarder_tls", "msgs_per_s"),
+        "payk_over_forwarder_tls_per_core": (
+            "forwarder_tls",
+            "payk_sqlite",
+            "server_cpu_us_per_msg",
+        ),
+        "forwarder_tls_over_forwarder_per_core": (
+            "forwarder",
+            "forwarder_tls",
+            "server_cpu_us_per_msg",
+        ),
     }
     ratios: dict[str, Any] = {}
     for name, (top, bottom, key) in pairs.items():
@@ -92,6 +105,7 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"load": f"{pairs} pairs x {count} messages of 256 B"}
     servers = [
         ("forwarder", relay_bench._forwarder, "forwarder"),
+        ("forwarder_tls", relay_bench._forwarder_tls, "forwarder_tls"),
         ("payk_sqlite", relay_bench._payk, "payk"),
     ]
     missing = relay_bench._mosquitto_missing()
