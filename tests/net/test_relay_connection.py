@@ -1,11 +1,21 @@
-"""RelayConnection against a real relay process: every command, and its refusals."""
+"""RelayConnection against a real relay process: every command, and its refusals.
+
+What a real relay never sends (an error to a quiet ack the client cannot provoke, malformed
+push frames) comes from ``scripted_relay``: a TLS WebSocket server with a relay identity.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import struct
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
+import msgspec
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
 
 from payk.errors import (
     FingerprintMismatchError,
@@ -14,12 +24,16 @@ from payk.errors import (
     RelayRefusedError,
 )
 from payk.net.relay import Delivery, MailboxCreds, RelayConnection
+from payk.protocol import mailbox as mb
 from payk.protocol.address import MailboxAddress, RelayAddress
 from payk.protocol.envelope import MAX_ENVELOPE
 from payk.protocol.primitives import signing_key_generate
+from payk.relay.tls import load_or_create_identity
 from tests.relay.harness import RelayProcess
 
 pytestmark = pytest.mark.e2e
+REQUESTS = mb.request_codec()
+ANSWERS = mb.response_codec()
 
 
 async def test_send_fetch_ack_round_trip(relay: RelayProcess) -> None:
@@ -181,3 +195,171 @@ async def test_oversized_envelopes_are_refused_before_sending(relay: RelayProces
                 await attempt
         await conn.send(box.send_id, too_big[:-1])  # the largest envelope still fits
         assert [len(d.envelope) for d in await conn.fetch(box)] == [MAX_ENVELOPE]
+
+
+# --- several envelopes per push frame, quiet acks ---------------------------------------------
+
+
+async def test_a_backlog_and_new_envelopes_are_delivered_in_order(relay: RelayProcess) -> None:
+    async with (
+        await RelayConnection.connect(relay.address) as owner,
+        await RelayConnection.connect(relay.address) as contact,
+    ):
+        box = await owner.create_mailbox()
+        backlog = [b"waiting %02d" % i for i in range(40)]  # one Pushes frame on subscribe
+        for body in backlog:
+            await contact.send(box.send_id, body)
+        await owner.subscribe(box)
+        fresh = [b"new %02d" % i for i in range(10)]
+        for body in fresh:  # one at a time: pipelined sends may commit in any order
+            await contact.send(box.send_id, body)
+        pushed: list[Delivery] = []
+        async with asyncio.timeout(10):
+            async for delivery in owner.deliveries():
+                pushed.append(delivery)
+                if len(pushed) == len(backlog) + len(fresh):
+                    break
+        assert [d.envelope for d in pushed] == backlog + fresh
+        assert {d.recv_id for d in pushed} == {box.recv_id}
+        await owner.ack(box, [d.id for d in pushed], quiet=True)
+        assert await owner.fetch(box) == []
+
+
+async def test_a_quiet_ack_deletes_without_waiting_for_an_answer(relay: RelayProcess) -> None:
+    async with await RelayConnection.connect(relay.address) as conn:
+        box = await conn.create_mailbox()
+        for body in (b"a", b"b", b"c"):
+            await conn.send(box.send_id, body)
+        got = await conn.fetch(box)
+        await conn.ack(box, [got[0].id, got[2].id], quiet=True)
+        assert [d.envelope for d in await conn.fetch(box)] == [b"b"]  # read after the ack
+        await conn.ack(box, [b"\x00" * 65], quiet=True)  # malformed: refused, and ignored
+        await conn.ping()
+        assert not conn.closed
+        assert [d.envelope for d in await conn.fetch(box)] == [b"b"]
+
+
+async def test_a_quiet_ack_on_a_closed_connection_is_a_network_error(relay: RelayProcess) -> None:
+    conn = await RelayConnection.connect(relay.address)
+    box = await conn.create_mailbox()
+    await conn.send(box.send_id, b"kept")
+    got = await conn.fetch(box)  # proves the mailbox: the ack itself is the only frame
+    await conn.close()
+    with pytest.raises(NetworkError):
+        await conn.ack(box, [got[0].id], quiet=True)
+    async with await RelayConnection.connect(relay.address) as again:
+        assert [d.envelope for d in await again.fetch(box)] == [b"kept"]
+
+
+Script = Callable[[mb.Request], list[mb.Response | bytes]]
+
+
+@contextlib.asynccontextmanager
+async def scripted_relay(tmp_path: Path, script: Script) -> AsyncIterator[ScriptedRelay]:
+    """A TLS WebSocket server with a relay's identity that answers each request by ``script``.
+
+    For what a real relay never sends: an error to a quiet ack the client cannot provoke,
+    malformed push frames. ``script`` returns messages or raw frames to send, in order.
+    """
+    identity = load_or_create_identity(tmp_path)
+    scripted = ScriptedRelay()
+
+    async def serve_one(ws: ServerConnection) -> None:
+        await ws.send(ANSWERS.encode(mb.Challenge(nonce=bytes(mb.NONCE_LEN))))
+        async for frame in ws:
+            request = REQUESTS.decode(frame)  # type: ignore[arg-type]
+            scripted.requests.append(request)
+            for answer in script(request):
+                await ws.send(answer if isinstance(answer, bytes) else ANSWERS.encode(answer))
+
+    async with serve(
+        serve_one, "127.0.0.1", 0, ssl=identity.server_context(), compression=None
+    ) as server:
+        port = server.sockets[0].getsockname()[1]
+        scripted.address = RelayAddress(
+            fingerprint=identity.fingerprint, host="127.0.0.1", port=port
+        )
+        yield scripted
+
+
+class ScriptedRelay:
+    """What ``scripted_relay`` serves at and what it was asked."""
+
+    def __init__(self) -> None:
+        self.address: RelayAddress | None = None
+        self.requests: list[mb.Request] = []
+
+
+def _answer_everything_ok(request: mb.Request) -> list[mb.Response | bytes]:
+    return [mb.Ok(rid=request.rid)]
+
+
+async def test_an_error_to_a_quiet_ack_is_ignored_and_the_connection_kept(
+    tmp_path: Path,
+) -> None:
+    def script(request: mb.Request) -> list[mb.Response | bytes]:
+        if isinstance(request, mb.Ack):  # as the relay answers an unproved mailbox
+            return [mb.Error(rid=request.rid, code=mb.ErrorCode.UNAUTHORIZED, detail="no")]
+        return _answer_everything_ok(request)
+
+    box = MailboxCreds(recv_id=b"r" * 16, send_id=b"s" * 16, auth_seed=signing_key_generate())
+    async with scripted_relay(tmp_path, script) as fake:
+        assert fake.address is not None
+        async with await RelayConnection.connect(fake.address) as conn:
+            await conn.ack(box, [b"\x01" * 16], quiet=True)
+            await conn.ping()  # answered after the error: the error was read and dropped
+            assert not conn.closed
+            with pytest.raises(RelayRefusedError) as info:
+                await conn.ack(box, [b"\x02" * 16])  # the same refusal, waited for, is raised
+            assert info.value.code == mb.ErrorCode.UNAUTHORIZED
+    acks = [r for r in fake.requests if isinstance(r, mb.Ack)]
+    assert [a.quiet for a in acks] == [True, False]
+
+
+def _pushes_frame(items: object) -> bytes:
+    return struct.pack(">BI", 1, 0) + msgspec.msgpack.encode(["pm", items])
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        _pushes_frame([[b"r", [b"i", b"x"]]] * (mb.MAX_BATCH + 1)),
+        _pushes_frame([[b"r", [b"i", b"x" * (MAX_ENVELOPE + 1)]]]),
+        _pushes_frame([[b"r", b"not an item"]]),
+        _pushes_frame("not a list"),
+        _pushes_frame([[b"r", [b"i", b"x"]]])[:-3],  # cut short
+    ],
+    ids=["too-many", "body-too-large", "item-not-array", "not-a-list", "truncated"],
+)
+async def test_malformed_pushes_end_the_connection_with_a_network_error(
+    tmp_path: Path, frame: bytes
+) -> None:
+    box = MailboxCreds(recv_id=b"r" * 16, send_id=b"s" * 16, auth_seed=signing_key_generate())
+    good = mb.Pushes(
+        items=[
+            mb.Pushed(recv_id=box.recv_id, item=mb.Item(id=b"%d" % i, body=b"ok")) for i in (1, 2)
+        ]
+    )
+
+    def script(request: mb.Request) -> list[mb.Response | bytes]:
+        if isinstance(request, mb.Subscribe):
+            assert request.many
+            return [mb.Ok(rid=request.rid), good, frame]
+        return _answer_everything_ok(request)
+
+    async with scripted_relay(tmp_path, script) as fake:
+        assert fake.address is not None
+        conn = await RelayConnection.connect(fake.address)
+        try:
+            await conn.subscribe(box)
+            received: list[Delivery] = []
+            with pytest.raises(NetworkError, match="broke the protocol"):
+                async with asyncio.timeout(10):
+                    async for delivery in conn.deliveries():
+                        received.append(delivery)
+            assert [d.id for d in received] == [b"1", b"2"]
+            assert conn.closed
+            with pytest.raises(NetworkError):
+                await conn.ping()
+        finally:
+            await conn.close()

@@ -4,7 +4,8 @@ The relay hands an envelope it has just stored in a caught-up mailbox straight t
 task and fetches from the store otherwise (on subscribe, after a wake-up from another
 process, while a backlog of ``PUSH_BATCH`` unacked pushes waits). These tests drive both
 paths, alone and interleaved, over the in-memory and SQLite stores (SQLite commits in
-batches on its own thread, so wake-ups and fetches interleave as they do in production).
+batches on its own thread, so wake-ups and fetches interleave as they do in production), and
+with batching on (``Subscribe.many``), where the same pushes go out grouped in ``Pushes``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,17 @@ async def _send(contact: Pair, box: Owned, body: bytes) -> None:
 
 def _bodies(pushes: list[mb.Push]) -> list[bytes]:
     return [p.item.body for p in pushes]
+
+
+def _flat(frames: list[mb.Push | mb.Pushes]) -> list[mb.Push]:
+    """The pushes in ``frames``, in order, as a client reads them."""
+    pushes: list[mb.Push] = []
+    for frame in frames:
+        if isinstance(frame, mb.Pushes):
+            pushes += [mb.Push(recv_id=p.recv_id, item=p.item) for p in frame.items]
+        else:
+            pushes.append(frame)
+    return pushes
 
 
 async def test_a_caught_up_mailbox_is_pushed_without_reading_the_store(
@@ -137,14 +149,52 @@ async def test_nothing_is_pushed_after_unsubscribing(store: RelayStore) -> None:
     assert _bodies(await service.pending_pushes(owner.session)) == [b"a", b"b"]
 
 
+async def test_with_batching_on_a_backlog_comes_in_one_frame_then_single_pushes(
+    store: RelayStore,
+) -> None:
+    service = RelayService(store)
+    owner, contact, box = await _subscribed(service)
+    for i in range(PUSH_BATCH + 20):
+        await _send(contact, box, b"%d" % i)
+    await owner.ask(mb.Subscribe, recv_id=box.recv_id, many=True)
+    first = await service.pending_frames(owner.session)
+    assert [type(frame) for frame in first] == [mb.Pushes]
+    assert _bodies(_flat(first)) == [b"%d" % i for i in range(PUSH_BATCH)]
+    await _send(contact, box, b"late")  # behind the backlog: waits for the acks
+    assert await service.pending_frames(owner.session) == []
+    await owner.ask(mb.Ack, recv_id=box.recv_id, ids=[p.item.id for p in _flat(first)])
+    rest = await service.pending_frames(owner.session)
+    assert [type(frame) for frame in rest] == [mb.Pushes]
+    assert _bodies(_flat(rest)) == [b"%d" % i for i in range(PUSH_BATCH, PUSH_BATCH + 20)] + [
+        b"late"
+    ]
+    await _send(contact, box, b"later")  # caught up, alone: a plain Push
+    later = await service.pending_frames(owner.session)
+    assert [type(frame) for frame in later] == [mb.Push]
+    assert _bodies(_flat(later)) == [b"later"]
+
+
+async def test_without_batching_every_frame_is_a_single_push(store: RelayStore) -> None:
+    service = RelayService(store)
+    owner, contact, box = await _subscribed(service)
+    for i in range(5):
+        await _send(contact, box, b"%d" % i)
+    await owner.ask(mb.Subscribe, recv_id=box.recv_id)  # an older client: many defaults off
+    frames = await service.pending_frames(owner.session)
+    assert [type(frame) for frame in frames] == [mb.Push] * 5
+    assert _bodies(_flat(frames)) == [b"%d" % i for i in range(5)]
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["push", "pushes"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_a_growing_backlog_acked_as_it_arrives_is_delivered_once_in_order(
-    store: RelayStore, seed: int
+    store: RelayStore, seed: int, many: bool
 ) -> None:
     """A push task, an acking owner and three senders run at once against one mailbox.
 
     The mailbox starts with more than ``PUSH_BATCH`` envelopes and keeps filling while acks
-    come in. Every envelope must reach the owner exactly once, each sender's in its order.
+    come in. Every envelope must reach the owner exactly once, each sender's in its order,
+    whether the session gets its pushes one per frame or grouped (``many``).
     """
     rng = random.Random(seed)
     service = RelayService(store)
@@ -158,11 +208,15 @@ async def test_a_growing_backlog_acked_as_it_arrives_is_delivered_once_in_order(
     received: list[mb.Push] = []
     unacked: list[bytes] = []
     arrived, complete = asyncio.Event(), asyncio.Event()
+    grouped = 0
 
     async def push_task() -> None:  # as the server's push loop
+        nonlocal grouped
         while True:
             await owner.session.wake_event.wait()
-            for push in await service.pending_pushes(owner.session):
+            frames = await service.pending_frames(owner.session)
+            grouped += sum(isinstance(frame, mb.Pushes) for frame in frames)
+            for push in _flat(frames):
                 received.append(push)
                 unacked.append(push.item.id)
                 arrived.set()
@@ -192,7 +246,7 @@ async def test_a_growing_backlog_acked_as_it_arrives_is_delivered_once_in_order(
             for _ in range(rng.randrange(3)):
                 await asyncio.sleep(0)
 
-    await owner.ask(mb.Subscribe, recv_id=box.recv_id)
+    await owner.ask(mb.Subscribe, recv_id=box.recv_id, many=many)
     helpers = [asyncio.create_task(push_task()), asyncio.create_task(acker())]
     try:
         await asyncio.wait_for(asyncio.gather(*(sender(i) for i in range(3))), DEADLINE)
@@ -209,6 +263,7 @@ async def test_a_growing_backlog_acked_as_it_arrives_is_delivered_once_in_order(
         mine = [b for b in bodies if b.startswith(b"%d:" % index)]
         assert mine == sorted(mine), f"sender {index}'s envelopes were pushed out of order"
     assert await service.pending_pushes(owner.session) == []
+    assert (grouped > 0) == many  # the first read alone holds PUSH_BATCH envelopes
 
 
 async def test_a_wake_up_from_another_process_during_a_read_keeps_the_order(

@@ -206,8 +206,8 @@ class MultiLink:
     async def fetch(self, creds: Any, *, limit: int = 100) -> Sequence[Any]:
         return await (await self._direct()).fetch(creds, limit=limit)  # type: ignore[no-any-return]
 
-    async def ack(self, creds: Any, ids: Sequence[Any]) -> None:
-        await (await self._direct()).ack(creds, ids)
+    async def ack(self, creds: Any, ids: Sequence[Any], *, quiet: bool = False) -> None:
+        await (await self._direct()).ack(creds, ids, quiet=quiet)
 
     async def subscribe(self, creds: Any) -> None:
         await (await self._direct()).subscribe(creds)

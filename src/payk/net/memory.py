@@ -180,7 +180,8 @@ class MemoryRelayConnection:
         await asyncio.sleep(0)
         return self._check().fetch(creds, limit)
 
-    async def ack(self, creds: MailboxCreds, ids: Sequence[bytes]) -> None:
+    async def ack(self, creds: MailboxCreds, ids: Sequence[bytes], *, quiet: bool = False) -> None:
+        """Forget acknowledged envelopes; ``quiet`` changes nothing here (no answer to skip)."""
         await asyncio.sleep(0)
         self._check().ack(creds, ids)
 

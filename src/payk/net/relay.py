@@ -4,9 +4,12 @@ Strategy: ``RelayConnection.connect`` opens TCP (directly or through a SOCKS5 pr
 resolves the name itself, as ``.onion`` needs), does TLS without certificate authorities,
 checks the relay's key against the fingerprint in its address *before* the WebSocket
 handshake sends anything, and reads the relay's ``Challenge``. Requests are pipelined: each
-gets a request id and a future that one reader task resolves; pushes go to a queue that
-``deliveries()`` drains. Ownership of a mailbox (or a feed's writer key) is proved once per
-connection by signing the challenge nonce; later requests for it need no signature.
+gets a request id and a future that one reader task resolves, except a quiet ack, which is
+only written (the relay answers it only to refuse, and an answer nobody waits for is
+dropped); pushes, one per ``Push`` frame or several per ``Pushes`` frame, go in order to a
+queue that ``deliveries()`` drains. Ownership of a mailbox (or a feed's writer key) is
+proved once per connection by signing the challenge nonce; later requests for it need no
+signature.
 
 Every failure reaches the caller as a ``PaykError``: ``NetworkError`` when the relay cannot be
 reached, does not answer in time or breaks the connection; ``FingerprintMismatchError`` for a
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -234,21 +238,36 @@ class RelayConnection:
             Delivery(recv_id=creds.recv_id, id=item.id, envelope=item.body) for item in answer.items
         ]
 
-    async def ack(self, creds: MailboxCreds, ids: Sequence[bytes]) -> None:
-        """Delete these envelopes from the mailbox (unknown ids are ignored)."""
+    async def ack(self, creds: MailboxCreds, ids: Sequence[bytes], *, quiet: bool = False) -> None:
+        """Delete these envelopes from the mailbox (unknown ids are ignored).
+
+        With ``quiet`` the acks are written and not waited for: the relay answers only a
+        failure, which nobody reads, and the envelopes of a failed ack simply come again
+        (as after a lost connection). The first ack for a mailbox on a connection still
+        waits for its proof of ownership.
+
+        Raises:
+            NetworkError: the connection is closed or broke.
+            RelayRefusedError: the relay refused the ack (not for a quiet one) or the proof.
+        """
         await self._prove(creds)
         ids = list(ids)
         for start in range(0, len(ids), mb.MAX_BATCH):
             chunk = ids[start : start + mb.MAX_BATCH]
-            await self._call(
-                lambda rid, chunk=chunk: mb.Ack(rid=rid, recv_id=creds.recv_id, ids=chunk),
-                mb.Ok,
-            )
+            build = functools.partial(mb.Ack, recv_id=creds.recv_id, ids=chunk, quiet=quiet)
+            if quiet:
+                await self._write(build)
+            else:
+                await self._call(build, mb.Ok)
 
     async def subscribe(self, creds: MailboxCreds) -> None:
-        """Have the relay push this mailbox's envelopes; they arrive on ``deliveries()``."""
+        """Have the relay push this mailbox's envelopes; they arrive on ``deliveries()``.
+
+        The subscription asks for ``Pushes`` (several envelopes per frame); an older relay
+        ignores that and pushes one per frame, which reads the same.
+        """
         await self._prove(creds)
-        await self._call(lambda rid: mb.Subscribe(rid=rid, recv_id=creds.recv_id), mb.Ok)
+        await self._call(lambda rid: mb.Subscribe(rid=rid, recv_id=creds.recv_id, many=True), mb.Ok)
 
     async def unsubscribe(self, creds: MailboxCreds) -> None:
         """Stop pushes for this mailbox."""
@@ -341,11 +360,23 @@ class RelayConnection:
             break
         raise NetworkError("the relay answered with an unexpected message")
 
-    async def _round_trip(self, build: Any) -> mb.Response:
+    def _take_rid(self) -> int:
         if self._failure is not None or self._closing:
             raise NetworkError(str(self._failure or "the connection to the relay is closed"))
         rid = self._next_rid
         self._next_rid = rid % (2**32 - 1) + 1
+        return rid
+
+    async def _write(self, build: Any) -> None:
+        """Send a request whose answer nobody waits for (``_dispatch`` drops it)."""
+        rid = self._take_rid()
+        try:
+            await self._ws.send(self._codec.encode(build(rid)))
+        except ConnectionClosed as exc:
+            raise NetworkError("the connection to the relay was lost") from exc
+
+    async def _round_trip(self, build: Any) -> mb.Response:
+        rid = self._take_rid()
         future: asyncio.Future[mb.Response] = asyncio.get_running_loop().create_future()
         self._pending[rid] = future
         try:
@@ -380,16 +411,20 @@ class RelayConnection:
 
     def _dispatch(self, message: mb.Response) -> None:
         if isinstance(message, mb.Push):
-            delivery = Delivery(
-                recv_id=message.recv_id, id=message.item.id, envelope=message.item.body
-            )
-            self._pushes.put_nowait(delivery)
+            self._deliver(message.recv_id, message.item)
+            return
+        if isinstance(message, mb.Pushes):
+            for pushed in message.items:
+                self._deliver(pushed.recv_id, pushed.item)
             return
         if isinstance(message, mb.Challenge):
             raise MalformedFrame("the relay sent a second challenge")
-        future = self._pending.get(message.rid)
+        future = self._pending.get(message.rid)  # none for a quiet ack's error: dropped
         if future is not None and not future.done():
             future.set_result(message)
+
+    def _deliver(self, recv_id: bytes, item: mb.Item) -> None:
+        self._pushes.put_nowait(Delivery(recv_id=recv_id, id=item.id, envelope=item.body))
 
 
 def _refusal(error: mb.Error) -> RelayRefusedError:

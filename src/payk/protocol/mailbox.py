@@ -3,11 +3,14 @@
 Strategy: pure message definitions over ``payk.protocol.wire`` plus the few byte recipes both
 sides must agree on (what an owner signs, the proof of work, the padding buckets). The
 connection is a pipeline of requests, each carrying a request id ``rid`` that its answer
-echoes; pushes (``Push``) carry no rid. The relay speaks first with a ``Challenge`` holding a
+echoes; pushes (``Push``, or ``Pushes`` for several envelopes in one frame once a
+``Subscribe`` asked for them with ``many``) carry no rid, and an ``Ack`` marked ``quiet`` is
+answered only if it fails. The relay speaks first with a ``Challenge`` holding a
 fresh nonce; an owner proves a receive id (``Auth``) or a feed writer key (``FeedAuth``) once
 per connection by signing the nonce with a versioned label, so a signature never works on
 another connection. Answers that would reveal whether envelopes are waiting (``Envelopes``,
-``Push``) are padded to size buckets.
+``Push``, ``Pushes``) are padded to size buckets. Fields are only ever appended, with
+defaults, so an older peer skips what it does not know.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "MAX_RESPONSE",
     "NONCE_LEN",
     "POW_LABEL",
+    "PUSHES_BYTES",
     "Ack",
     "Append",
     "Appended",
@@ -52,6 +56,8 @@ __all__ = [
     "Ok",
     "Ping",
     "Push",
+    "Pushed",
+    "Pushes",
     "ReadFeed",
     "Request",
     "Response",
@@ -73,6 +79,7 @@ NONCE_LEN: Final = 32
 MAX_BATCH: Final = 1000
 MAX_REQUEST: Final = MAX_ENVELOPE + 1024
 MAX_RESPONSE: Final = 4 * 1024 * 1024
+PUSHES_BYTES: Final = 256 * 1024  # a relay starts a new Pushes frame past this many bytes
 AUTH_LABEL: Final = b"payk/v1/relay/auth"
 FEED_AUTH_LABEL: Final = b"payk/v1/relay/feed-auth"
 POW_LABEL: Final = b"payk/v1/relay/pow"
@@ -150,18 +157,28 @@ class Fetch(Message, frozen=True, tag="fe"):
 
 
 class Ack(Message, frozen=True, tag="ak"):
-    """Delete these envelopes from an authenticated mailbox."""
+    """Delete these envelopes from an authenticated mailbox.
+
+    With ``quiet`` the relay sends no ``Ok``, only an ``Error`` if the ack fails: a client
+    acking in the background saves a frame per ack (an older relay answers anyway).
+    """
 
     rid: Rid
     recv_id: Id
     ids: Annotated[list[Id], msgspec.Meta(max_length=MAX_BATCH)]
+    quiet: bool = False
 
 
 class Subscribe(Message, frozen=True, tag="sb"):
-    """Push this authenticated mailbox's envelopes as they arrive."""
+    """Push this authenticated mailbox's envelopes as they arrive.
+
+    ``many`` says this client reads ``Pushes``: from then on the connection's pending pushes
+    may share a frame (an older relay ignores the field and sends ``Push`` frames).
+    """
 
     rid: Rid
     recv_id: Id
+    many: bool = False
 
 
 class Unsubscribe(Message, frozen=True, tag="us"):
@@ -308,6 +325,23 @@ class Push(Message, frozen=True, tag="pu"):
     item: Item
 
 
+class Pushed(msgspec.Struct, frozen=True, array_like=True):
+    """One envelope of a ``Pushes`` frame and the mailbox it arrived in."""
+
+    recv_id: Id
+    item: Item
+
+
+class Pushes(Message, frozen=True, tag="pm"):
+    """Envelopes that arrived in subscribed mailboxes, in push order (padded like ``Push``).
+
+    Sent only on a connection whose ``Subscribe`` said ``many``; a relay puts at most
+    ``MAX_BATCH`` envelopes and about ``PUSHES_BYTES`` of bodies in one.
+    """
+
+    items: Annotated[list[Pushed], msgspec.Meta(max_length=MAX_BATCH)]
+
+
 class Error(Message, frozen=True, tag="er"):
     """The request failed; ``code`` is one of ``ErrorCode``."""
 
@@ -325,6 +359,7 @@ Response = (
     | Appended
     | FeedEntries
     | Push
+    | Pushes
     | Error
 )
 

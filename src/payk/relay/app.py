@@ -3,14 +3,15 @@
 Strategy: one ``websockets`` server with TLS. Its ``process_request`` hook answers the plain
 HTTP routes (``/health``, ``/metrics``, ``/feed/<id>?offset=N``) and lets only ``/ws`` upgrade,
 so the relay looks like an ordinary web application on one port. Each WebSocket connection
-runs one reader loop (frames are answered in order) and one push task (envelopes for its
-subscriptions). Hardening lives at the edges: ``max_size`` refuses an oversized frame from its
-header before the body is read; the TLS and HTTP handshakes share ``handshake_timeout``;
-a connection without subscriptions that sends no complete frame for ``idle_timeout`` is
-closed, and keepalive pings drop silent peers; a token bucket limits each connection and
-persistent flooders are disconnected; every frame is handled inside a guard, so malformed
-input is answered with an error code and never escapes. Logs hold no ids, no addresses and
-no per-message timing.
+runs one reader loop (frames are answered in order; a quiet ``Ack`` that succeeds is not
+answered at all) and one push task (envelopes for its subscriptions, several to a ``Pushes``
+frame where the client asked for that). Hardening lives at the edges: ``max_size`` refuses
+an oversized frame from its header before the body is read; the TLS and HTTP handshakes
+share ``handshake_timeout``; a connection without subscriptions that sends no complete frame
+for ``idle_timeout`` is closed, and keepalive pings drop silent peers; a token bucket limits
+each connection and persistent flooders are disconnected; every frame is handled inside a
+guard, so malformed input is answered with an error code and never escapes. Logs hold no
+ids, no addresses and no per-message timing.
 
 Lifecycle: ``start`` opens the store and binds (port 0 picks a free one), ``stop`` stops
 accepting, closes every connection, stops the background loops and closes the store.
@@ -52,7 +53,7 @@ from payk.relay.tls import TlsIdentity, front_fingerprint, load_or_create_identi
 __all__ = ["WS_PATH", "RelayServer", "pad_frame", "run_relay"]
 
 WS_PATH = "/ws"
-_PADDED = (mb.Envelopes, mb.Push)
+_PADDED = (mb.Envelopes, mb.Push, mb.Pushes)
 _PIPELINED = (mb.Send, mb.Forward)  # answered in order, handled while later frames are read
 PIPELINE = 64  # answers a connection may have waiting
 _FRAME_HEADER = struct.Struct(">BI")  # wire: version, pad length
@@ -232,9 +233,11 @@ class RelayServer:
             return True
         if isinstance(request, _PIPELINED):
             await answers.later(self._answer(session, request))
-        else:
-            await answers.settled()  # nothing else overtakes a store write still under way
-            await answers.ready(await self._answer(session, request))
+            return True
+        await answers.settled()  # nothing else overtakes a store write still under way
+        answer = await self.service.handle(session, request)
+        if not _silent(request, answer):
+            await answers.ready(self._encode(answer))
         return True
 
     async def _answer(self, session: Session, request: mb.Request) -> bytes:
@@ -250,13 +253,13 @@ class RelayServer:
         while True:
             await session.wake_event.wait()
             try:
-                pushes = await self.service.pending_pushes(session)
+                frames = await self.service.pending_frames(session)
             except Exception as exc:
                 _log.error("pushing failed: %s", type(exc).__name__)
                 continue
-            for push in pushes:
-                await ws.send(self._encode(push))
-                self.metrics.pushes.inc()
+            for frame in frames:
+                await ws.send(self._encode(frame))
+                self.metrics.pushes.inc(len(frame.items) if isinstance(frame, mb.Pushes) else 1)
 
     # --- plain HTTP -----------------------------------------------------------------------
 
@@ -342,7 +345,8 @@ class _Answers:
     Sends and forwards are handled while the next frames are read (``later``): a client that
     writes a window of envelopes without waiting gets them into one group commit instead of
     one fsync each. Every other request waits until those are done (``settled``) and is then
-    answered in turn (``ready``), so no authentication, fetch or ack overtakes a write. At
+    answered in turn (``ready``), so no authentication, fetch or ack overtakes a write (a quiet
+    ack waits the same way and then puts nothing in the queue, unless it failed). At
     most ``PIPELINE`` answers wait; past that, reading stops until the client catches up.
     """
 
@@ -384,6 +388,11 @@ class _Answers:
         for task in (*self._running, self._sender):
             task.cancel()
         await asyncio.gather(*self._running, self._sender, return_exceptions=True)
+
+
+def _silent(request: mb.Request, answer: mb.Response) -> bool:
+    """Whether ``answer`` goes unsent: the ``Ok`` to a quiet ``Ack`` (its errors still go)."""
+    return isinstance(request, mb.Ack) and request.quiet and isinstance(answer, mb.Ok)
 
 
 def pad_frame(frame: bytes, size: int) -> bytes:

@@ -17,6 +17,10 @@ fetched (oldest ``PUSH_BATCH`` first). Direct envelopes are taken after the fetc
 same round and only for mailboxes with no fetch pending, so each mailbox's pushes keep store
 order; ``pushed`` (ids pushed and not acked) makes every envelope go out once per session,
 and acks that complete while a push fetch is reading are held against its (older) result.
+A session whose ``Subscribe`` said ``many`` gets its pending pushes as frames from
+``pending_frames``: consecutive pushes grouped into ``Pushes`` (bounded by ``MAX_BATCH``
+envelopes and about ``PUSHES_BYTES`` of bodies), one alone still a ``Push``; grouping only
+cuts the list, so the order is the one ``pending_pushes`` gives.
 
 Invariants: a session serves a mailbox's reads, acks, subscriptions and deletion only after
 a valid ``Auth`` on this session's nonce; an ``Ok`` to ``Send``/``Forward`` means durable.
@@ -27,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,12 +48,13 @@ from payk.relay.store.base import (
     UnknownMailbox,
 )
 
-__all__ = ["MAX_ANSWER_BYTES", "Hub", "RelayService", "Session"]
+__all__ = ["MAX_ANSWER_BYTES", "Hub", "RelayService", "Session", "group_pushes"]
 
 MAX_ANSWER_BYTES = 1024 * 1024
 MAX_PROVEN = 1024
 PUSH_BATCH = 100
 DIRECT_QUEUE = 1000
+_PUSHED_OVERHEAD = 16  # msgpack headers of one Pushed entry, over its ids and body
 _log = logging.getLogger(__name__)
 
 
@@ -68,6 +73,7 @@ class Session:
     direct: list[tuple[bytes, StoredEnvelope]] = field(default_factory=list)
     acked_while_reading: dict[bytes, set[bytes]] = field(default_factory=dict)
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
+    many: bool = False  # a Subscribe said the client reads Pushes
 
     def wake(self, recv_id: bytes) -> None:
         """Note that ``recv_id`` may have new envelopes to push (found by a fetch)."""
@@ -201,6 +207,13 @@ class RelayService:
         self._on_answer(name, answer.code if isinstance(answer, mb.Error) else "OK")
         return answer
 
+    async def pending_frames(self, session: Session) -> list[mb.Push | mb.Pushes]:
+        """The pending pushes as the frames to send: grouped if the session reads ``Pushes``."""
+        pushes = await self.pending_pushes(session)
+        if session.many:
+            return group_pushes(pushes)
+        return list(pushes)
+
     async def pending_pushes(self, session: Session) -> list[mb.Push]:
         """Envelopes of woken, subscribed mailboxes not yet pushed on this session."""
         pushes: list[mb.Push] = []
@@ -327,6 +340,7 @@ class RelayService:
         if req.recv_id not in session.mailboxes:
             return _unauthorized(req)
         session.subscribed.add(req.recv_id)
+        session.many = session.many or req.many
         self.hub.add(req.recv_id, session)
         session.wake(req.recv_id)
         return mb.Ok(rid=req.rid)
@@ -399,6 +413,36 @@ class RelayService:
 
     async def _ping(self, session: Session, req: mb.Ping) -> mb.Response:
         return mb.Ok(rid=req.rid)
+
+
+def group_pushes(
+    pushes: Sequence[mb.Push], *, max_count: int = mb.MAX_BATCH, max_bytes: int = mb.PUSHES_BYTES
+) -> list[mb.Push | mb.Pushes]:
+    """Consecutive pushes in as few frames as the bounds allow, in the same order.
+
+    A frame takes pushes until the next would pass ``max_count`` envelopes or ``max_bytes``
+    (bodies, ids and entry headers); a push that fills a frame alone (or is left alone) is
+    sent as a plain ``Push``.
+    """
+    frames: list[mb.Push | mb.Pushes] = []
+    group: list[mb.Push] = []
+    size = 0
+    for push in pushes:
+        cost = len(push.item.body) + len(push.item.id) + len(push.recv_id) + _PUSHED_OVERHEAD
+        if group and (len(group) >= max_count or size + cost > max_bytes):
+            frames.append(_frame(group))
+            group, size = [], 0
+        group.append(push)
+        size += cost
+    if group:
+        frames.append(_frame(group))
+    return frames
+
+
+def _frame(group: list[mb.Push]) -> mb.Push | mb.Pushes:
+    if len(group) == 1:
+        return group[0]
+    return mb.Pushes(items=[mb.Pushed(recv_id=p.recv_id, item=p.item) for p in group])
 
 
 def _error(request: mb.Request, code: str, detail: str) -> mb.Error:
