@@ -189,7 +189,7 @@ async def test_an_ack_leaves_only_after_the_commits_it_covers_are_durable(tmp_pa
     durable_at_ack: list[bool] = []
 
     class Link:
-        async def ack(self, creds: object, ids: list[bytes]) -> None:
+        async def ack(self, creds: object, ids: list[bytes], *, quiet: bool = False) -> None:
             synced = db.one("SELECT 1 FROM meta WHERE key = 'synced'") is not None
             durable_at_ack.append(synced)
             acked.set()

@@ -215,3 +215,23 @@ async def test_a_backlog_beyond_one_push_batch_flows_after_acks() -> None:
     assert [p.item.body for p in second] == [b"%d" % i for i in range(100, 150)]
     await owner.ask(mb.Ack, recv_id=box.recv_id, ids=[p.item.id for p in second])
     assert not owner.session.wake_event.is_set()  # no backlog: an ack wakes nothing
+
+
+async def test_a_quiet_ack_that_failed_makes_its_envelopes_due_again(
+    service: RelayService,
+) -> None:
+    owner, contact = Pair(service), Pair(service)
+    box = await owner.create()
+    await owner.auth(box)
+    await owner.ask(mb.Subscribe, recv_id=box.recv_id, many=True)
+    await contact.ask(mb.Send, send_id=box.send_id, body=b"p1")
+    [pushed] = await service.pending_pushes(owner.session)
+    assert await service.pending_pushes(owner.session) == []  # pushed once, not again
+    failed = mb.Ack(rid=99, recv_id=box.recv_id, ids=[pushed.item.id], quiet=True)
+    service.ack_unheard(owner.session, failed)  # as the server does when it answers an Error
+    assert owner.session.wake_event.is_set()
+    again = await service.pending_pushes(owner.session)
+    assert [p.item.body for p in again] == [b"p1"]
+    loud = mb.Ack(rid=100, recv_id=box.recv_id, ids=[pushed.item.id])
+    service.ack_unheard(owner.session, loud)  # its client hears the error and reconnects
+    assert await service.pending_pushes(owner.session) == []

@@ -264,7 +264,9 @@ class _Pushes:
 
 class _Acks:
     """Acknowledgements sent in the background, so the next push is processed meanwhile:
-    whatever piles up while one ack is on its way goes in the next (one frame per mailbox).
+    whatever piled up since the last round goes in the next (one frame per mailbox). Acks ask
+    for no answer: a lost one only means the relay pushes those envelopes again later, and
+    the seen table drops the copies.
     Each round first makes the commits it acknowledges durable (one fsync for all of them),
     so a relay never deletes an envelope that a power cut could still take from the store."""
 
@@ -293,7 +295,7 @@ class _Acks:
                 waiting, self._waiting = self._waiting, {}
                 self._db.sync()
                 for creds, ids in waiting.values():
-                    await self._link.ack(creds, ids)
+                    await self._link.ack(creds, ids, quiet=True)
         except (PaykError, OSError, TimeoutError) as exc:
             self._failure = exc
 

@@ -224,6 +224,8 @@ class RelayServer:
         if verdict == Verdict.REFUSE:
             self.metrics.refused_frames.labels(reason="rate").inc()
             refusal = mb.Error(rid=request.rid, code=mb.ErrorCode.RATE_LIMITED, detail="slow down")
+            if not isinstance(request, MalformedFrame):
+                self.service.ack_unheard(session, request)
             await answers.ready(self._answers.encode(refusal))
             return True
         if isinstance(request, MalformedFrame):
@@ -236,6 +238,8 @@ class RelayServer:
             return True
         await answers.settled()  # nothing else overtakes a store write still under way
         answer = await self.service.handle(session, request)
+        if isinstance(answer, mb.Error):
+            self.service.ack_unheard(session, request)
         if not _silent(request, answer):
             await answers.ready(self._encode(answer))
         return True

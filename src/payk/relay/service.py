@@ -207,6 +207,17 @@ class RelayService:
         self._on_answer(name, answer.code if isinstance(answer, mb.Error) else "OK")
         return answer
 
+    def ack_unheard(self, session: Session, request: mb.Request) -> None:
+        """A quiet ``Ack`` failed, and its client will not hear of it: its envelopes become
+        due again on this session (pushed once more; the client drops what it already has and
+        acks again), instead of staying "pushed" until the connection ends."""
+        if not isinstance(request, mb.Ack) or not request.quiet:
+            return
+        seen = session.pushed.get(request.recv_id)
+        if seen is not None and request.recv_id in session.subscribed:
+            seen.difference_update(request.ids)
+            session.wake(request.recv_id)
+
     async def pending_frames(self, session: Session) -> list[mb.Push | mb.Pushes]:
         """The pending pushes as the frames to send: grouped if the session reads ``Pushes``."""
         pushes = await self.pending_pushes(session)
