@@ -9,6 +9,7 @@ import pytest
 from payk.client import contacts
 from payk.client.facade import Client
 from payk.client.profile import unlock_profile
+from payk.client.store.sqlcipher import Database
 from payk.net.memory import MemoryNetwork
 from payk.protocol.session import PairwiseSession
 
@@ -24,6 +25,14 @@ async def _pair(tmp_path: Path) -> tuple[Client, Client]:
     return alice, bob
 
 
+def _advance(db: Database, contact_id: int, key: bytes) -> PairwiseSession:
+    """Load, seal one message, save: what every send does inside its transaction."""
+    session = contacts.load_session(db, contact_id, key)
+    session.seal(b"a message", now=1)
+    contacts.save_session(db, contact_id, session, key)
+    return session
+
+
 def _sent(session: PairwiseSession) -> int:
     """How many messages the session sealed in its current epoch (its ratchet position)."""
     return session._state.epochs[session.epoch].sent
@@ -34,9 +43,7 @@ async def test_a_saved_session_is_taken_again_without_restoring_it(tmp_path: Pat
     db, key = bob.profile.db, bob.profile.pickle_key
     contact = contacts.contact_by_alias(db, "Alice")
     with db.transaction():
-        session = contacts.load_session(db, contact.id, key)
-        session.seal(b"one", now=1)
-        contacts.save_session(db, contact.id, session, key)
+        session = _advance(db, contact.id, key)
     with db.transaction():
         assert contacts.load_session(db, contact.id, key) is session
     await alice.close()
@@ -50,9 +57,7 @@ async def test_a_rolled_back_seal_is_never_reused(tmp_path: Path) -> None:
     with db.transaction():
         committed = _sent(contacts.load_session(db, contact.id, key))
     with pytest.raises(RuntimeError), db.transaction():
-        session = contacts.load_session(db, contact.id, key)
-        session.seal(b"never stored", now=1)
-        contacts.save_session(db, contact.id, session, key)
+        session = _advance(db, contact.id, key)
         raise RuntimeError("the transaction fails after the save")
     with db.transaction():
         again = contacts.load_session(db, contact.id, key)
@@ -67,15 +72,11 @@ async def test_a_session_advanced_elsewhere_is_restored_from_the_store(tmp_path:
     db, key = bob.profile.db, bob.profile.pickle_key
     contact = contacts.contact_by_alias(db, "Alice")
     with db.transaction():
-        mine = contacts.load_session(db, contact.id, key)
-        mine.seal(b"from this process", now=1)
-        contacts.save_session(db, contact.id, mine, key)
+        mine = _advance(db, contact.id, key)
     other = unlock_profile(tmp_path / "b", "pb")  # another process on the same profile
     try:
         with other.db.transaction():
-            theirs = contacts.load_session(other.db, contact.id, other.pickle_key)
-            theirs.seal(b"from the other process", now=1)
-            contacts.save_session(other.db, contact.id, theirs, other.pickle_key)
+            _advance(other.db, contact.id, other.pickle_key)
     finally:
         other.close()
     with db.transaction():
