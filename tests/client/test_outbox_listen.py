@@ -11,6 +11,7 @@ from payk.client import facade, outbox, sync
 from payk.client.facade import RECEIPT_DELAY, Client
 from payk.client.store.sqlcipher import Database
 from payk.net.memory import MemoryNetwork, MemoryRelay
+from tests.relay.harness import start_relay
 
 
 async def _connected(tmp_path: Path) -> tuple[Client, Client, MemoryNetwork]:
@@ -104,6 +105,32 @@ async def test_a_burst_reaches_the_relay_in_order_and_whole(
     assert all(m.paths == 1 for m in bob.history("Alice", limit=200) if m.text)
     await alice.close()
     await bob.close()
+
+
+@pytest.mark.e2e
+async def test_a_burst_through_a_real_relay_arrives_whole_and_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relay = await start_relay(tmp_path / "relay")
+    try:
+        alice = Client.create(tmp_path / "a", "pa", name="Alice", relays=[relay.address])
+        bob = Client.create(tmp_path / "b", "pb", name="Bob", relays=[relay.address])
+        await bob.accept(await alice.invite(), alias="Alice")
+        await alice.sync()
+        await bob.sync()
+        monkeypatch.setattr(bob, "_flush_soon", lambda: None)  # one flush, below, sends it all
+        texts = [f"burst {i}" for i in range(3 * outbox.WINDOW + 5)]
+        for text in texts:
+            await bob.send_text("Alice", text, wait=False)
+        report = await bob.flush()
+        assert report.sent == len(texts) and report.failed == 0
+        assert outbox.pending_count(bob.profile.db) == 0
+        got = await alice.sync()
+        assert [m.text for m in got] == texts
+        await alice.close()
+        await bob.close()
+    finally:
+        await relay.terminate()
 
 
 async def test_a_refusal_inside_a_window_keeps_the_rest_for_later(

@@ -11,7 +11,13 @@ import pytest
 
 from payk.client.config import Config, load_config
 from payk.client.paths import PathNetwork, network_for
-from payk.errors import FingerprintMismatchError, NetworkError, RelayRefusedError, UsageError
+from payk.errors import (
+    FingerprintMismatchError,
+    NetworkError,
+    QuotaError,
+    RelayRefusedError,
+    UsageError,
+)
 from payk.net.memory import MemoryNetwork
 from payk.protocol.address import RelayAddress
 
@@ -110,3 +116,43 @@ async def test_a_refusal_is_an_answer_not_a_dead_path() -> None:
         await link.send(b"no such mailbox", b"envelope")
     await link.send(box.send_id, b"envelope")  # the same path, at once
     assert memory.relays[home].stored() == [b"envelope"]
+
+
+async def test_send_many_goes_over_every_path_and_judges_each_envelope() -> None:
+    memory, network, home, _ = setup()
+    relay = memory.relays[home]
+    relay.quota = 2
+    full, free, other = relay.create_mailbox(), relay.create_mailbox(), relay.create_mailbox()
+    link = await network.connect(home)
+    outcomes = await link.send_many(
+        [(free.send_id, b"one"), (full.send_id, b"a"), (b"no such mailbox", b"lost")]
+    )
+    # each path stored "one" and "a" (quota 2: the second copy of "a" fills ``full``)
+    assert outcomes[0] is None and outcomes[1] is None
+    assert isinstance(outcomes[2], RelayRefusedError)
+    refused = await link.send_many([(full.send_id, b"b"), (other.send_id, b"two")])
+    assert isinstance(refused[0], QuotaError)  # refused over both paths: the refusal
+    assert refused[1] is None
+    assert relay.stored().count(b"b") == 0 and relay.stored().count(b"two") == 2
+    assert {(o.path, o.ok) for o in network.report()} == {("direct", True), ("forward", True)}
+
+
+async def test_send_many_is_fine_if_one_path_took_the_envelopes() -> None:
+    memory, network, home, domestic = setup()
+    memory.down.add(domestic)
+    box = memory.relays[home].create_mailbox()
+    link = await network.connect(home)
+    assert await link.send_many([(box.send_id, b"x"), (box.send_id, b"y")]) == [None, None]
+    assert memory.relays[home].stored() == [b"x", b"y"]
+    outcomes = {o.path: o for o in network.report()}
+    assert outcomes["direct"].ok and not outcomes["forward"].ok
+
+
+async def test_send_many_with_no_path_up_gives_each_envelope_the_outage() -> None:
+    memory, network, home, domestic = setup()
+    box = memory.relays[home].create_mailbox()
+    link = await network.connect(home)
+    memory.down.update({home, domestic})
+    outcomes = await link.send_many([(box.send_id, b"x"), (box.send_id, b"y")])
+    assert len(outcomes) == 2 and all(isinstance(o, NetworkError) for o in outcomes)
+    assert memory.relays[home].stored() == []

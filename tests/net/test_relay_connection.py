@@ -21,6 +21,7 @@ from payk.errors import (
     FingerprintMismatchError,
     LocalProtocolError,
     NetworkError,
+    QuotaError,
     RelayRefusedError,
 )
 from payk.net.relay import Delivery, MailboxCreds, RelayConnection
@@ -29,7 +30,7 @@ from payk.protocol.address import MailboxAddress, RelayAddress
 from payk.protocol.envelope import MAX_ENVELOPE
 from payk.protocol.primitives import signing_key_generate
 from payk.relay.tls import load_or_create_identity
-from tests.relay.harness import RelayProcess
+from tests.relay.harness import RelayProcess, start_relay
 
 pytestmark = pytest.mark.e2e
 REQUESTS = mb.request_codec()
@@ -195,6 +196,61 @@ async def test_oversized_envelopes_are_refused_before_sending(relay: RelayProces
                 await attempt
         await conn.send(box.send_id, too_big[:-1])  # the largest envelope still fits
         assert [len(d.envelope) for d in await conn.fetch(box)] == [MAX_ENVELOPE]
+
+
+# --- several envelopes per send frame ----------------------------------------------------------
+
+
+async def test_send_many_stores_every_envelope_in_item_order(relay: RelayProcess) -> None:
+    async with await RelayConnection.connect(relay.address) as conn:
+        one, two = await conn.create_mailbox(), await conn.create_mailbox()
+        # 20 KB envelopes: three to a SendMany frame, so the items span several frames
+        items = [(one if i % 2 else two).send_id for i in range(14)]
+        bodies = [bytes([i]) * (20_000 if i % 3 else 100) for i in range(14)]
+        outcomes = await conn.send_many(list(zip(items, bodies, strict=True)))
+        assert outcomes == [None] * 14
+        for box in (one, two):
+            expected = [b for s, b in zip(items, bodies, strict=True) if s == box.send_id]
+            assert [d.envelope for d in await conn.fetch(box)] == expected
+
+
+async def test_send_many_names_each_refusal_and_stores_the_rest(tmp_path: Path) -> None:
+    small = await start_relay(tmp_path / "small", "--mailbox-max-count", "2")
+    try:
+        async with await RelayConnection.connect(small.address) as conn:
+            full, free = await conn.create_mailbox(), await conn.create_mailbox()
+            await conn.send_many([(full.send_id, b"a"), (full.send_id, b"b")])
+            outcomes = await conn.send_many(
+                [
+                    (free.send_id, b"kept"),
+                    (full.send_id, b"no room"),
+                    (b"\x00" * 16, b"nobody"),
+                    (free.send_id, b"x" * (MAX_ENVELOPE + 1)),
+                    (free.send_id, b"kept too"),
+                ]
+            )
+            stored = [d.envelope for d in await conn.fetch(free)]
+    finally:
+        await small.terminate()
+    assert outcomes[0] is None and outcomes[4] is None
+    assert isinstance(outcomes[1], QuotaError)
+    assert isinstance(outcomes[2], RelayRefusedError) and outcomes[2].code == "UNKNOWN"
+    assert isinstance(outcomes[3], LocalProtocolError)  # never sent
+    assert stored == [b"kept", b"kept too"]
+
+
+async def test_send_many_of_nothing_sends_nothing(relay: RelayProcess) -> None:
+    async with await RelayConnection.connect(relay.address) as conn:
+        assert await conn.send_many([]) == []
+        await conn.ping()
+
+
+async def test_send_many_on_a_lost_connection_is_a_network_error(relay: RelayProcess) -> None:
+    conn = await RelayConnection.connect(relay.address)
+    box = await conn.create_mailbox()
+    await conn.close()
+    with pytest.raises(NetworkError):
+        await conn.send_many([(box.send_id, b"late")])
 
 
 # --- several envelopes per push frame, quiet acks ---------------------------------------------

@@ -6,9 +6,10 @@ so a crash can neither lose a message nor send one whose key state was not saved
 sends to every relay concurrently; within one target mailbox rows are written in order (a
 handshake always precedes the messages that depend on it) and the first failure stops that
 target. The first row of a target goes alone (it may be the handshake the rest depend on); the
-rest go in windows of ``WINDOW`` written one after another on the one connection without waiting
-for each answer, so a burst costs one round trip per window, not per envelope. A relay that
-failed gets exponential backoff (``retry_base`` doubling up to
+rest go in windows of ``WINDOW``, each handed to the connection as one ``send_many`` (one or a
+few ``SendMany`` frames, one answer each), so a burst costs one round trip and a frame or two
+per window, not a frame and an answer per envelope; the items before the first one refused
+are taken. A relay that failed gets exponential backoff (``retry_base`` doubling up to
 ``retry_max``); commands run by a person pass ``force`` and try everything at once. A row is
 deleted once its relay acknowledged it (which the relay does only once it is durable); the
 deletes of one flush share one commit that does not wait for the disk (``_settle``), since a
@@ -19,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from payk.client.router import RelayLink, RelayPool
 from payk.client.store.sqlcipher import Database
+from payk.errors import PaykError
 from payk.protocol.address import MailboxAddress
 
 __all__ = ["FlushReport", "OutboxItem", "enqueue", "flush", "pending", "pending_count"]
@@ -160,8 +162,7 @@ async def _flush_relay(
         start = 0
         while start < len(items):
             window = items[start : start + (WINDOW if start else 1)]
-            answers = await asyncio.gather(*(pool.call(relay, _sender(item)) for item in window))
-            taken = next((i for i, ok in enumerate(answers) if not ok), len(window))
+            taken = await _send_window(pool, relay, window)
             for item in window[:taken]:
                 done.append(item.id)
                 report.sent += 1
@@ -177,12 +178,22 @@ async def _flush_relay(
             start += len(window)
 
 
-def _sender(item: OutboxItem) -> Callable[[RelayLink], Awaitable[bool]]:
-    async def send(link: RelayLink) -> bool:
-        await link.send(item.send_id, item.envelope)
-        return True
+async def _send_window(pool: RelayPool, relay: str, window: list[OutboxItem]) -> int:
+    """Hand ``window`` to the relay in one call; how many items, from the first, it took.
 
-    return send
+    A refused item makes the call fail as a refused ``send`` does (the pool notes the
+    relay's error and drops the connection), after its outcomes were read.
+    """
+    outcomes: list[PaykError | None] = []
+
+    async def send(link: RelayLink) -> None:
+        outcomes.extend(await link.send_many([(i.send_id, i.envelope) for i in window]))
+        refusal = next((exc for exc in outcomes if exc is not None), None)
+        if refusal is not None:
+            raise refusal
+
+    await pool.call(relay, send)
+    return next((i for i, exc in enumerate(outcomes) if exc is not None), len(outcomes))
 
 
 def _failed(db: Database, items: list[OutboxItem], backoff: _Backoff, report: FlushReport) -> None:

@@ -10,7 +10,8 @@ stopped with the client; with a proxy too, the bridge is dialled through the pro
 ``PathNetwork`` gives the pool one ``MultiLink`` per relay that holds every path to it: the
 transport path, and, when the profile names a forwarding relay ("reach everything through
 this relay"), a forward path that hands envelopes to that relay's ``Forward`` command. A send
-goes over every path that is up, concurrently; arrivals are de-duplicated by envelope id on
+(one envelope, or several with ``send_many``, each judged on its own) goes over every path
+that is up, concurrently; arrivals are de-duplicated by envelope id on
 the receiving side, so a copy taking two routes is shown once. Each path has its own
 exponential backoff, so a dead path is skipped until its retry time and never blocks another
 (a relay's refusal, such as a full mailbox, is an answer, not a dead path).
@@ -25,7 +26,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from payk.client.config import Config
 from payk.errors import FingerprintMismatchError, NetworkError, PaykError, RelayRefusedError
@@ -155,6 +156,25 @@ class _ForwardLink:
     async def send(self, send_id: bytes, envelope: bytes) -> None:
         await self._via.forward(MailboxAddress(relay=self._target, send_id=send_id), envelope)
 
+    async def send_many(self, items: Sequence[tuple[bytes, bytes]]) -> list[PaykError | None]:
+        """Forward each envelope on its own, concurrently (``Forward`` takes one at a time).
+
+        Raises:
+            NetworkError: the forwarding relay could not be reached for some envelope.
+        """
+        results = await asyncio.gather(
+            *(self.send(send_id, envelope) for send_id, envelope in items), return_exceptions=True
+        )
+        outcomes: list[PaykError | None] = []
+        for result in results:
+            if _item_outcome(result):  # an answer about that envelope, not a dead path
+                outcomes.append(result)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                outcomes.append(None)
+        return outcomes
+
 
 class MultiLink:
     """Every path to one relay, behind the ``RelayConnection`` operations the client uses.
@@ -192,6 +212,31 @@ class MultiLink:
             return exc
         path.worked()
         return None
+
+    async def send_many(self, items: Sequence[tuple[bytes, bytes]]) -> list[PaykError | None]:
+        """``send`` for several envelopes: each goes over every path that is up, and each is
+        fine if at least one relay took it; else its outcome is the worst error, as ``send``
+        would raise it. Never raises: a path that is down fails all its items."""
+        items = list(items)
+        per_path = await asyncio.gather(*(self._send_many(p, items) for p in self.paths))
+        return [
+            None if None in outcomes else _worst_for_item(outcomes)
+            for outcomes in zip(*per_path, strict=True)
+        ]
+
+    async def _send_many(
+        self, path: _Path, items: list[tuple[bytes, bytes]]
+    ) -> Sequence[PaykError | None]:
+        link = await path.get(self.timeout)
+        if link is None:
+            return [path.error or NetworkError("the path is down")] * len(items)
+        try:
+            outcomes: Sequence[PaykError | None] = await link.send_many(items)
+        except NetworkError as exc:
+            path.fail(exc)
+            return [exc] * len(items)
+        path.worked()  # the relay answered, even if it refused some items
+        return outcomes
 
     async def _direct(self) -> Any:
         path = self.paths[0]
@@ -251,6 +296,23 @@ def _worst(errors: Sequence[PaykError | None]) -> NetworkError:
             if isinstance(exc, kind):
                 return exc
     return NetworkError("no path to the relay is up")
+
+
+def _item_outcome(result: object) -> TypeGuard[PaykError]:
+    """Whether a forward's result is an outcome of its envelope: a refusal, or an envelope
+    this side will not send (``LocalProtocolError``), rather than an outage."""
+    return isinstance(result, RelayRefusedError) or (
+        isinstance(result, PaykError) and not isinstance(result, NetworkError)
+    )
+
+
+def _worst_for_item(errors: Sequence[PaykError | None]) -> PaykError:
+    """``_worst`` for one envelope of ``send_many``, where an envelope refused before it was
+    sent (too large) is the most telling."""
+    for exc in errors:
+        if exc is not None and not isinstance(exc, NetworkError):
+            return exc
+    return _worst(errors)
 
 
 class PathNetwork:

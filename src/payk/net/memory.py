@@ -15,7 +15,13 @@ import itertools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from payk.errors import FingerprintMismatchError, NetworkError, QuotaError, RelayRefusedError
+from payk.errors import (
+    FingerprintMismatchError,
+    NetworkError,
+    PaykError,
+    QuotaError,
+    RelayRefusedError,
+)
 from payk.net.relay import Delivery, MailboxCreds
 from payk.protocol import primitives
 from payk.protocol.address import MailboxAddress, RelayAddress
@@ -167,6 +173,21 @@ class MemoryRelayConnection:
     async def send(self, send_id: bytes, envelope: bytes) -> None:
         await asyncio.sleep(0)
         self._check().send(send_id, envelope)
+
+    async def send_many(self, items: Sequence[tuple[bytes, bytes]]) -> list[PaykError | None]:
+        """Store each ``(send_id, envelope)`` in order; one outcome per item, as the real
+        connection gives (None stored, else the refusal)."""
+        await asyncio.sleep(0)
+        relay = self._check()
+        outcomes: list[PaykError | None] = []
+        for send_id, envelope in items:
+            try:
+                relay.send(send_id, envelope)
+            except RelayRefusedError as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+        return outcomes
 
     async def forward(self, target: MailboxAddress, envelope: bytes) -> None:
         await asyncio.sleep(0)

@@ -58,6 +58,8 @@ WS_PATH = "/ws"
 REQUEST_TIMEOUT = 30.0
 RATE_LIMIT_RETRIES = 5
 _POW_THREAD_BITS = 12
+_SEND_MANY_OVERHEAD = 32  # frame header, tag, rid and list header of a SendMany
+_SEND_ITEM_OVERHEAD = 16  # msgpack headers of one item, over its send id and body
 A = TypeVar("A")
 
 
@@ -118,6 +120,7 @@ class RelayConnection:
         self._proven_feeds: set[bytes] = set()
         self._closing = False
         self._failure: PaykError | None = None
+        self._send_many_unknown = False  # the relay answered SendMany with UNKNOWN_COMMAND
         self._reader = asyncio.create_task(self._read_loop())
 
     # --- opening and closing --------------------------------------------------------------
@@ -217,6 +220,70 @@ class RelayConnection:
         """
         self._check_size(envelope)
         await self._call(lambda rid: mb.Send(rid=rid, send_id=send_id, body=envelope), mb.Ok)
+
+    async def send_many(self, items: Sequence[tuple[bytes, bytes]]) -> list[PaykError | None]:
+        """Store several envelopes, each ``(send_id, envelope)``, with few frames.
+
+        Items go in ``SendMany`` frames (each under ``MAX_REQUEST``), written one after
+        another without waiting; one mailbox's envelopes are stored in item order. A relay
+        that does not know ``SendMany`` answers ``UNKNOWN_COMMAND``: that is remembered for
+        this connection and the items go as concurrent single sends instead.
+
+        Returns:
+            One outcome per item, in order: None once the relay has it durably, else the
+            refusal (``QuotaError``, ``RelayRefusedError``; ``LocalProtocolError`` for an
+            envelope larger than the relay accepts, which is never sent).
+
+        Raises:
+            NetworkError: the connection is closed, broke, or the relay did not answer.
+        """
+        items = list(items)
+        outcomes: list[PaykError | None] = [None] * len(items)
+        sendable: list[int] = []
+        for index, (_, envelope) in enumerate(items):
+            try:
+                self._check_size(envelope)
+            except LocalProtocolError as exc:
+                outcomes[index] = exc
+            else:
+                sendable.append(index)
+        frames = _pack(items, sendable)
+        answers = await asyncio.gather(*(self._send_frame(items, frame) for frame in frames))
+        for frame, answer in zip(frames, answers, strict=True):
+            for index, outcome in zip(frame, answer, strict=True):
+                outcomes[index] = outcome
+        return outcomes
+
+    async def _send_frame(
+        self, items: list[tuple[bytes, bytes]], frame: list[int]
+    ) -> list[PaykError | None]:
+        """Send the items at these indices in one ``SendMany`` (or one by one to an older
+        relay); one outcome each."""
+        if not self._send_many_unknown:
+            build = functools.partial(
+                _send_many_request,
+                [mb.SendItem(send_id=s, body=b) for s, b in (items[i] for i in frame)],
+            )
+            try:
+                answer = await self._call(build, mb.Sent)
+            except RelayRefusedError as exc:
+                if exc.code != mb.ErrorCode.UNKNOWN_COMMAND:
+                    return [exc] * len(frame)  # the frame as a whole was refused
+                self._send_many_unknown = True
+            else:
+                if len(answer.codes) != len(frame):
+                    raise NetworkError("the relay answered with an unexpected message")
+                return [_item_refusal(code) for code in answer.codes]
+        results = await asyncio.gather(
+            *(self.send(*items[i]) for i in frame), return_exceptions=True
+        )
+        outcomes: list[PaykError | None] = []
+        for result in results:
+            if isinstance(result, RelayRefusedError) or result is None:
+                outcomes.append(result)
+            else:
+                raise result  # the connection failed (every send saw it)
+        return outcomes
 
     async def forward(self, target: MailboxAddress, envelope: bytes) -> None:
         """Hand ``envelope`` to this relay for delivery to a mailbox on another relay."""
@@ -432,6 +499,36 @@ def _refusal(error: mb.Error) -> RelayRefusedError:
         return QuotaError()
     detail = error.detail[:200] or "no reason given"
     return RelayRefusedError(f"the relay refused ({error.code}): {detail}", code=error.code)
+
+
+def _item_refusal(code: str) -> RelayRefusedError | None:
+    """The outcome of one ``SendMany`` item from its ``Sent`` code ("" means stored)."""
+    if not code:
+        return None
+    return _refusal(mb.Error(rid=0, code=code, detail="that envelope was not stored"))
+
+
+def _send_many_request(items: list[mb.SendItem], rid: int) -> mb.SendMany:
+    return mb.SendMany(rid=rid, items=items)
+
+
+def _pack(items: list[tuple[bytes, bytes]], indices: list[int]) -> list[list[int]]:
+    """The indices of ``items`` cut into ``SendMany`` frames, in order: each under
+    ``MAX_REQUEST`` (bodies, ids and msgpack headers) and ``MAX_SEND_MANY`` items."""
+    frames: list[list[int]] = []
+    frame: list[int] = []
+    size = _SEND_MANY_OVERHEAD
+    for index in indices:
+        send_id, envelope = items[index]
+        cost = len(send_id) + len(envelope) + _SEND_ITEM_OVERHEAD
+        if frame and (len(frame) >= mb.MAX_SEND_MANY or size + cost > mb.MAX_REQUEST):
+            frames.append(frame)
+            frame, size = [], _SEND_MANY_OVERHEAD
+        frame.append(index)
+        size += cost
+    if frame:
+        frames.append(frame)
+    return frames
 
 
 async def _open_websocket(

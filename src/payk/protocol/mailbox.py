@@ -3,7 +3,9 @@
 Strategy: pure message definitions over ``payk.protocol.wire`` plus the few byte recipes both
 sides must agree on (what an owner signs, the proof of work, the padding buckets). The
 connection is a pipeline of requests, each carrying a request id ``rid`` that its answer
-echoes; pushes (``Push``, or ``Pushes`` for several envelopes in one frame once a
+echoes; ``SendMany`` stores several envelopes in one frame and its ``Sent`` answers each
+one (a relay that predates it answers ``UNKNOWN_COMMAND``, and the client falls back to
+``Send``); pushes (``Push``, or ``Pushes`` for several envelopes in one frame once a
 ``Subscribe`` asked for them with ``many``) carry no rid, and an ``Ack`` marked ``quiet`` is
 answered only if it fails. The relay speaks first with a ``Challenge`` holding a
 fresh nonce; an owner proves a receive id (``Auth``) or a feed writer key (``FeedAuth``) once
@@ -31,6 +33,7 @@ __all__ = [
     "MAX_ENVELOPE",
     "MAX_REQUEST",
     "MAX_RESPONSE",
+    "MAX_SEND_MANY",
     "NONCE_LEN",
     "POW_LABEL",
     "PUSHES_BYTES",
@@ -62,6 +65,9 @@ __all__ = [
     "Request",
     "Response",
     "Send",
+    "SendItem",
+    "SendMany",
+    "Sent",
     "Subscribe",
     "Unsubscribe",
     "auth_message",
@@ -79,6 +85,7 @@ NONCE_LEN: Final = 32
 MAX_BATCH: Final = 1000
 MAX_REQUEST: Final = MAX_ENVELOPE + 1024
 MAX_RESPONSE: Final = 4 * 1024 * 1024
+MAX_SEND_MANY: Final = 256  # envelopes in one SendMany (its frame is bounded by MAX_REQUEST)
 PUSHES_BYTES: Final = 256 * 1024  # a relay starts a new Pushes frame past this many bytes
 AUTH_LABEL: Final = b"payk/v1/relay/auth"
 FEED_AUTH_LABEL: Final = b"payk/v1/relay/feed-auth"
@@ -110,6 +117,7 @@ Body = Annotated[bytes, msgspec.Meta(max_length=MAX_ENVELOPE)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_BATCH)]
 Offset = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
 Text = Annotated[str, msgspec.Meta(max_length=512)]
+Code = Annotated[str, msgspec.Meta(max_length=32)]  # an ErrorCode, or "" in Sent
 
 
 # --- requests (client -> relay) ----------------------------------------------------------------
@@ -137,6 +145,25 @@ class Send(Message, frozen=True, tag="se"):
     rid: Rid
     send_id: Id
     body: Body
+
+
+class SendItem(msgspec.Struct, frozen=True, array_like=True):
+    """One envelope of a ``SendMany``: the mailbox's send id and the body."""
+
+    send_id: Id
+    body: Body
+
+
+class SendMany(Message, frozen=True, tag="sm"):
+    """Store each item's body in its mailbox, in item order; answered by one ``Sent``.
+
+    The frame is bounded by ``MAX_REQUEST`` like every request, so it carries one envelope of
+    the largest size or many small ones. An item refused (a full or unknown mailbox) does not
+    undo the others.
+    """
+
+    rid: Rid
+    items: Annotated[list[SendItem], msgspec.Meta(min_length=1, max_length=MAX_SEND_MANY)]
 
 
 class Forward(Message, frozen=True, tag="fw"):
@@ -237,6 +264,7 @@ Request = (
     CreateMailbox
     | Auth
     | Send
+    | SendMany
     | Forward
     | Fetch
     | Ack
@@ -280,6 +308,17 @@ class Ok(Message, frozen=True, tag="ok"):
     """The request succeeded (for ``Send``/``Forward``: the envelope is durable)."""
 
     rid: Rid
+
+
+class Sent(Message, frozen=True, tag="sn"):
+    """The outcome of each item of a ``SendMany``, in item order.
+
+    ``""`` means stored durably (what ``Ok`` means for ``Send``); anything else is the
+    ``ErrorCode`` that refused that item (``QUOTA``, ``UNKNOWN``, ...).
+    """
+
+    rid: Rid
+    codes: Annotated[list[Code], msgspec.Meta(max_length=MAX_SEND_MANY)]
 
 
 class MailboxCreated(Message, frozen=True, tag="cr"):
@@ -353,6 +392,7 @@ class Error(Message, frozen=True, tag="er"):
 Response = (
     Challenge
     | Ok
+    | Sent
     | MailboxCreated
     | Envelopes
     | FeedCreated

@@ -3,7 +3,8 @@
 Strategy: one ``websockets`` server with TLS. Its ``process_request`` hook answers the plain
 HTTP routes (``/health``, ``/metrics``, ``/feed/<id>?offset=N``) and lets only ``/ws`` upgrade,
 so the relay looks like an ordinary web application on one port. Each WebSocket connection
-runs one reader loop (frames are answered in order; a quiet ``Ack`` that succeeds is not
+runs one reader loop (frames are answered in order, and sends, one or many envelopes to a
+frame, are handled while later frames are read; a quiet ``Ack`` that succeeds is not
 answered at all) and one push task (envelopes for its subscriptions, several to a ``Pushes``
 frame where the client asked for that). Hardening lives at the edges: ``max_size`` refuses
 an oversized frame from its header before the body is read; the TLS and HTTP handshakes
@@ -26,7 +27,7 @@ import logging
 import signal
 import struct
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import suppress
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -54,7 +55,11 @@ __all__ = ["WS_PATH", "RelayServer", "pad_frame", "run_relay"]
 
 WS_PATH = "/ws"
 _PADDED = (mb.Envelopes, mb.Push, mb.Pushes)
-_PIPELINED = (mb.Send, mb.Forward)  # answered in order, handled while later frames are read
+_PIPELINED = (
+    mb.Send,
+    mb.SendMany,
+    mb.Forward,
+)  # answered in order, handled while later frames are read
 PIPELINE = 64  # answers a connection may have waiting
 _FRAME_HEADER = struct.Struct(">BI")  # wire: version, pad length
 _log = logging.getLogger(__name__)
@@ -93,6 +98,7 @@ class RelayServer:
             own_fingerprint=self.fingerprint,
             on_forward=self.forwarder.wake,
             on_answer=self.metrics.answered,
+            ordered_writes=_keeps_write_order(self.store),
         )
         self._requests = mb.request_codec()
         self._answers = mb.response_codec()
@@ -234,7 +240,7 @@ class RelayServer:
             await answers.ready(self._answers.encode(error))
             return True
         if isinstance(request, _PIPELINED):
-            await answers.later(self._answer(session, request))
+            await answers.later(self._answer(self.service.start(session, request)))
             return True
         await answers.settled()  # nothing else overtakes a store write still under way
         answer = await self.service.handle(session, request)
@@ -244,8 +250,8 @@ class RelayServer:
             await answers.ready(self._encode(answer))
         return True
 
-    async def _answer(self, session: Session, request: mb.Request) -> bytes:
-        return self._encode(await self.service.handle(session, request))
+    async def _answer(self, answer: Awaitable[mb.Response]) -> bytes:
+        return self._encode(await answer)
 
     def _encode(self, answer: Any) -> bytes:
         frame = self._answers.encode(answer)
@@ -346,12 +352,13 @@ class _IdleWatch:
 class _Answers:
     """A connection's answers, sent in the order of their requests by one task.
 
-    Sends and forwards are handled while the next frames are read (``later``): a client that
-    writes a window of envelopes without waiting gets them into one group commit instead of
-    one fsync each. Every other request waits until those are done (``settled``) and is then
-    answered in turn (``ready``), so no authentication, fetch or ack overtakes a write (a quiet
-    ack waits the same way and then puts nothing in the queue, unless it failed). At
-    most ``PIPELINE`` answers wait; past that, reading stops until the client catches up.
+    Sends (one or many envelopes per frame) and forwards are handled while the next frames are
+    read (``later``): a client that writes a window of envelopes without waiting gets them into
+    one group commit instead of one fsync each. Every other request waits until those are
+    done (``settled``) and is then answered in turn (``ready``), so no authentication, fetch
+    or ack overtakes a write (a quiet ack waits the same way and then puts nothing in the
+    queue, unless it failed). At most ``PIPELINE`` answers wait; past that, reading stops
+    until the client catches up.
     """
 
     def __init__(self, ws: ServerConnection) -> None:
@@ -392,6 +399,16 @@ class _Answers:
         for task in (*self._running, self._sender):
             task.cancel()
         await asyncio.gather(*self._running, self._sender, return_exceptions=True)
+
+
+_ORDERED_STORES = frozenset({"payk.relay.store.sqlite", "payk.relay.store.memory"})
+
+
+def _keeps_write_order(store: RelayStore) -> bool:
+    """Whether ``store`` commits writes in the order they were submitted: the SQLite writer
+    runs its queue in order and the memory twin writes at once; PostgreSQL's concurrent
+    transactions (and any store not known here) may commit in another order."""
+    return type(store).__module__ in _ORDERED_STORES
 
 
 def _silent(request: mb.Request, answer: mb.Response) -> bool:

@@ -22,6 +22,16 @@ A session whose ``Subscribe`` said ``many`` gets its pending pushes as frames fr
 envelopes and about ``PUSHES_BYTES`` of bodies), one alone still a ``Push``; grouping only
 cuts the list, so the order is the one ``pending_pushes`` gives.
 
+``SendMany`` stores its items as ``Send`` would, each refused or stored on its own, and answers
+one code per item in ``Sent``. Envelopes for one mailbox must be stored in item order: where
+the store keeps the order in which writes are submitted (the SQLite writer's queue, the
+memory twin) every item is submitted at once, in order, so they share one group commit;
+otherwise (PostgreSQL, where concurrent transactions may commit in any order) each item waits
+for the write before it to the same mailbox on that session (``Session.writing``), so each
+mailbox's items go one after another, and only different mailboxes go concurrently. The
+server starts a ``SendMany``'s writes as it reads the frame (``start``), so a pipelined
+``Send`` behind it cannot submit its write first.
+
 Invariants: a session serves a mailbox's reads, acks, subscriptions and deletion only after
 a valid ``Auth`` on this session's nonce; an ``Ok`` to ``Send``/``Forward`` means durable.
 """
@@ -29,9 +39,10 @@ a valid ``Auth`` on this session's nonce; an ``Ok`` to ``Send``/``Forward`` mean
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +85,12 @@ class Session:
     acked_while_reading: dict[bytes, set[bytes]] = field(default_factory=dict)
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
     many: bool = False  # a Subscribe said the client reads Pushes
+    writing: dict[bytes, asyncio.Task[Any]] = field(default_factory=dict)  # last write per send id
+
+    def written(self, send_id: bytes, write: asyncio.Task[Any]) -> None:
+        """A ``SendMany`` item's write finished; forget it if no later one waits on it."""
+        if self.writing.get(send_id) is write:
+            del self.writing[send_id]
 
     def wake(self, recv_id: bytes) -> None:
         """Note that ``recv_id`` may have new envelopes to push (found by a fetch)."""
@@ -149,7 +166,10 @@ class RelayService:
         clock: Callable[[], int] = lambda: int(time.time()),
         on_forward: Callable[[], None] = lambda: None,
         on_answer: Callable[[str, str], None] = lambda command, code: None,
+        ordered_writes: bool = True,
     ) -> None:
+        """``ordered_writes``: the store's writes complete in the order they were submitted
+        (so one mailbox's items of a ``SendMany`` may be submitted together)."""
         self.store = store
         self.hub = Hub()
         self.pow_bits = pow_bits
@@ -157,12 +177,14 @@ class RelayService:
         self._clock = clock
         self._on_forward = on_forward
         self._on_answer = on_answer
+        self._ordered_writes = ordered_writes
         self._dummy_key = signing_public_key(random_bytes(32))
         store.on_wake(self.hub.notify)
         self._handlers: dict[type[Any], Handler] = {
             mb.CreateMailbox: self._create_mailbox,
             mb.Auth: self._auth,
             mb.Send: self._send,
+            mb.SendMany: self._send_many,
             mb.Forward: self._forward,
             mb.Fetch: self._fetch,
             mb.Ack: self._ack,
@@ -194,17 +216,32 @@ class RelayService:
 
     async def handle(self, session: Session, request: mb.Request) -> mb.Response:
         """The answer to one request; never raises for anything the peer or store does."""
+        return await self._answered(request, self._handlers[type(request)](session, request))
+
+    def start(self, session: Session, request: mb.Request) -> Coroutine[Any, Any, mb.Response]:
+        """``handle``, with a ``SendMany``'s writes begun before this returns.
+
+        The server calls this as it reads each pipelined frame: a ``Send`` submits its write
+        in its task's first step, and the items of a ``SendMany`` are submitted by tasks
+        started here, in item order, so no write of a later frame overtakes them.
+        """
+        if isinstance(request, mb.SendMany):
+            writes = self._start_writes(session, request)
+            return self._answered(request, self._sent(request, writes))
+        return self.handle(session, request)
+
+    async def _answered(self, request: mb.Request, work: Awaitable[mb.Response]) -> mb.Response:
         name = type(request).__name__
         try:
-            answer = await self._handlers[type(request)](session, request)
-        except (UnknownMailbox, UnknownFeed):
-            answer = _error(request, mb.ErrorCode.UNKNOWN, "no such mailbox or feed")
-        except QuotaExceeded:
-            answer = _error(request, mb.ErrorCode.QUOTA, "the mailbox or feed is full")
+            answer = await work
         except Exception as exc:
-            _log.error("a %s request failed: %s", name, type(exc).__name__)
-            answer = _error(request, mb.ErrorCode.UNAVAILABLE, "the relay could not do that now")
-        self._on_answer(name, answer.code if isinstance(answer, mb.Error) else "OK")
+            code = _refusal_code(name, exc)
+            answer = _error(request, code, _DETAILS[code])
+        if isinstance(answer, mb.Sent):  # counted per envelope, as Send is
+            for item_code in answer.codes:
+                self._on_answer(name, item_code or "OK")
+        else:
+            self._on_answer(name, answer.code if isinstance(answer, mb.Error) else "OK")
         return answer
 
     def ack_unheard(self, session: Session, request: mb.Request) -> None:
@@ -305,6 +342,41 @@ class RelayService:
     async def _send(self, session: Session, req: mb.Send) -> mb.Response:
         await self.store.enqueue(req.send_id, req.body, now=self._clock())
         return mb.Ok(rid=req.rid)
+
+    async def _send_many(self, session: Session, req: mb.SendMany) -> mb.Response:
+        return await self._sent(req, self._start_writes(session, req))
+
+    def _start_writes(self, session: Session, req: mb.SendMany) -> list[asyncio.Task[Any]]:
+        """One task per item, created in item order (so the store gets them in that order).
+
+        Where the store may commit concurrent writes in any order, each item's write waits
+        for the one before it to the same mailbox on this session (this frame's or an
+        earlier one's).
+        """
+        now = self._clock()
+        writes: list[asyncio.Task[Any]] = []
+        for item in req.items:
+            if self._ordered_writes:
+                write = asyncio.ensure_future(self.store.enqueue(item.send_id, item.body, now=now))
+            else:
+                before = session.writing.get(item.send_id)
+                write = asyncio.ensure_future(self._enqueue_after(before, item, now))
+                session.writing[item.send_id] = write
+                write.add_done_callback(functools.partial(session.written, item.send_id))
+            write.add_done_callback(_retrieve)  # read even if no answer awaits it any more
+            writes.append(write)
+        return writes
+
+    async def _enqueue_after(
+        self, before: asyncio.Task[Any] | None, item: mb.SendItem, now: int
+    ) -> tuple[bytes, bytes]:
+        if before is not None:
+            await asyncio.wait([before])  # its outcome is its own
+        return await self.store.enqueue(item.send_id, item.body, now=now)
+
+    async def _sent(self, req: mb.SendMany, writes: list[asyncio.Task[Any]]) -> mb.Response:
+        outcomes = await asyncio.gather(*writes, return_exceptions=True)
+        return mb.Sent(rid=req.rid, codes=[_outcome_code(outcome) for outcome in outcomes])
 
     async def _forward(self, session: Session, req: mb.Forward) -> mb.Response:
         try:
@@ -454,6 +526,37 @@ def _frame(group: list[mb.Push]) -> mb.Push | mb.Pushes:
     if len(group) == 1:
         return group[0]
     return mb.Pushes(items=[mb.Pushed(recv_id=p.recv_id, item=p.item) for p in group])
+
+
+_DETAILS = {
+    mb.ErrorCode.UNKNOWN: "no such mailbox or feed",
+    mb.ErrorCode.QUOTA: "the mailbox or feed is full",
+    mb.ErrorCode.UNAVAILABLE: "the relay could not do that now",
+}
+
+
+def _refusal_code(name: str, exc: BaseException) -> str:
+    """The error code for a request (or one ``SendMany`` item) that raised ``exc``."""
+    if isinstance(exc, UnknownMailbox | UnknownFeed):
+        return mb.ErrorCode.UNKNOWN
+    if isinstance(exc, QuotaExceeded):
+        return mb.ErrorCode.QUOTA
+    _log.error("a %s request failed: %s", name, type(exc).__name__)
+    return mb.ErrorCode.UNAVAILABLE
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def _outcome_code(outcome: object) -> str:
+    """One ``Sent`` code: "" for a stored envelope, else the code of the refusal."""
+    if isinstance(outcome, BaseException):
+        if not isinstance(outcome, Exception):
+            raise outcome  # a cancellation is not an item's outcome
+        return _refusal_code("SendMany", outcome)
+    return ""
 
 
 def _error(request: mb.Request, code: str, detail: str) -> mb.Error:
