@@ -98,7 +98,7 @@ class RelayServer:
             own_fingerprint=self.fingerprint,
             on_forward=self.forwarder.wake,
             on_answer=self.metrics.answered,
-            ordered_writes=_keeps_write_order(self.store),
+            ordered_writes=self.store.ordered_writes,
         )
         self._requests = mb.request_codec()
         self._answers = mb.response_codec()
@@ -399,16 +399,6 @@ class _Answers:
         for task in (*self._running, self._sender):
             task.cancel()
         await asyncio.gather(*self._running, self._sender, return_exceptions=True)
-
-
-_ORDERED_STORES = frozenset({"payk.relay.store.sqlite", "payk.relay.store.memory"})
-
-
-def _keeps_write_order(store: RelayStore) -> bool:
-    """Whether ``store`` commits writes in the order they were submitted: the SQLite writer
-    runs its queue in order and the memory twin writes at once; PostgreSQL's concurrent
-    transactions (and any store not known here) may commit in another order."""
-    return type(store).__module__ in _ORDERED_STORES
 
 
 def _silent(request: mb.Request, answer: mb.Response) -> bool:

@@ -113,6 +113,7 @@ class RelayStore(Protocol):
     """What the relay service needs from storage. See the module docstring for semantics."""
 
     limits: Limits
+    ordered_writes: bool  # writes commit in the order they were submitted
 
     async def open(self) -> None:
         """Connect and run pending migrations."""

@@ -79,6 +79,7 @@ class MemoryStore:
 
     def __init__(self, *, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
+        self.ordered_writes = True  # every write happens at once, in call order
         self._wakeups = Wakeups()
         self._mailboxes: dict[bytes, _Mailbox] = {}
         self._by_send: dict[bytes, bytes] = {}

@@ -90,6 +90,7 @@ class PostgresStore:
         if schema is not None and not _SCHEMA_RE.match(schema):
             raise UsageError("a PostgreSQL schema name is lowercase letters, digits and _")
         self.limits = limits or Limits()
+        self.ordered_writes = False  # concurrent transactions may commit in another order
         self.schema = schema
         self._dsn = dsn
         self._pool_size = pool_size

@@ -318,6 +318,7 @@ class SqliteStore:
 
     def __init__(self, path: Path, *, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
+        self.ordered_writes = True  # one writer thread runs its queue in order
         self.path = path
         self._wakeups = Wakeups()
         self._writer = _Worker(path, writer=True, wakeups=self._wakeups)
