@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
 
+from payk.protocol import mailbox as mb
 from payk.protocol.address import RelayAddress
 
 START_TIMEOUT = 30.0
@@ -92,6 +94,32 @@ def unverified_context() -> ssl.SSLContext:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
+
+
+async def raw_websocket(relay: RelayProcess) -> tuple[ClientConnection, mb.Challenge]:
+    """A WebSocket to the relay with no client library on top, and the relay's challenge."""
+    ws = await connect(
+        f"wss://127.0.0.1:{relay.address.port}/ws",
+        ssl=unverified_context(),
+        server_hostname=None,
+        compression=None,
+        proxy=None,
+        max_size=mb.MAX_RESPONSE,
+    )
+    challenge = mb.response_codec().decode(await ws.recv())  # type: ignore[arg-type]
+    assert isinstance(challenge, mb.Challenge)
+    return ws, challenge
+
+
+def flat_pushes(frames: list[mb.Push | mb.Pushes]) -> list[mb.Push]:
+    """The pushes in ``frames``, in order, as a client reads them."""
+    pushes: list[mb.Push] = []
+    for frame in frames:
+        if isinstance(frame, mb.Pushes):
+            pushes += [mb.Push(recv_id=p.recv_id, item=p.item) for p in frame.items]
+        else:
+            pushes.append(frame)
+    return pushes
 
 
 async def http_get(address: RelayAddress, path: str) -> tuple[int, dict[str, str], bytes, bytes]:

@@ -15,14 +15,20 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from payk.errors import NetworkError
 from payk.net.relay import RelayConnection
 from payk.protocol import mailbox as mb
 from payk.protocol.primitives import sign
-from tests.relay.harness import RelayProcess, http_get, start_relay, unverified_context
+from tests.relay.harness import (
+    RelayProcess,
+    http_get,
+    raw_websocket,
+    start_relay,
+    unverified_context,
+)
 
 pytestmark = pytest.mark.e2e
 REQUESTS = mb.request_codec()
@@ -48,20 +54,6 @@ async def strict_relay(tmp_path: Path) -> AsyncIterator[RelayProcess]:
     )
     yield process
     assert await process.terminate() == 0, process.log()
-
-
-async def _raw_ws(relay: RelayProcess) -> tuple[ClientConnection, mb.Challenge]:
-    ws = await connect(
-        f"wss://127.0.0.1:{relay.address.port}/ws",
-        ssl=unverified_context(),
-        server_hostname=None,
-        compression=None,
-        proxy=None,
-        max_size=mb.MAX_RESPONSE,
-    )
-    challenge = ANSWERS.decode(await ws.recv())  # type: ignore[arg-type]
-    assert isinstance(challenge, mb.Challenge)
-    return ws, challenge
 
 
 async def _ask(ws: ClientConnection, frame: bytes | str) -> mb.Response:
@@ -107,7 +99,7 @@ async def test_garbage_http_after_tls(strict_relay: RelayProcess) -> None:
 
 
 async def test_garbage_frames_get_malformed_answers(strict_relay: RelayProcess) -> None:
-    ws, _ = await _raw_ws(strict_relay)
+    ws, _ = await raw_websocket(strict_relay)
     async with ws:
         for frame in (os.urandom(300), b"\x01", b"\x01\x00\x00\x00\x00\xc1"):
             answer = await _ask(ws, frame)
@@ -138,7 +130,7 @@ async def test_half_an_http_request_then_silence_is_cut_off(strict_relay: RelayP
 
 
 async def test_half_a_websocket_frame_then_silence_is_cut_off(strict_relay: RelayProcess) -> None:
-    ws, _ = await _raw_ws(strict_relay)
+    ws, _ = await raw_websocket(strict_relay)
     ws.transport.write(b"\x82\xfe\x01\x00" + b"mask" + b"only part of the payload")
     with pytest.raises(ConnectionClosed):
         async with asyncio.timeout(CLOSED_WITHIN):
@@ -149,7 +141,7 @@ async def test_half_a_websocket_frame_then_silence_is_cut_off(strict_relay: Rela
 async def test_a_connection_gone_quiet_without_subscriptions_is_closed_as_idle(
     strict_relay: RelayProcess,
 ) -> None:
-    ws, _ = await _raw_ws(strict_relay)
+    ws, _ = await raw_websocket(strict_relay)
     for rid in range(1, 4):
         assert await _ask(ws, REQUESTS.encode(mb.Ping(rid=rid))) == mb.Ok(rid=rid)
     with pytest.raises(ConnectionClosed) as closed:
@@ -160,7 +152,7 @@ async def test_a_connection_gone_quiet_without_subscriptions_is_closed_as_idle(
 
 
 async def test_oversized_frame_is_refused_from_its_header(strict_relay: RelayProcess) -> None:
-    ws, _ = await _raw_ws(strict_relay)
+    ws, _ = await raw_websocket(strict_relay)
     # Only the header of a 100 MB frame is sent: the relay must refuse without the body.
     ws.transport.write(b"\x82\xff" + struct.pack(">Q", 100 * 1024 * 1024) + b"mask")
     with pytest.raises(ConnectionClosed) as info:
@@ -173,7 +165,7 @@ async def test_oversized_frame_is_refused_from_its_header(strict_relay: RelayPro
 async def test_oversized_envelope_in_a_legal_frame_is_malformed(
     strict_relay: RelayProcess,
 ) -> None:
-    ws, _ = await _raw_ws(strict_relay)
+    ws, _ = await raw_websocket(strict_relay)
     async with ws:
         body = msgspec.msgpack.encode(["se", 3, b"s" * 16, b"x" * (mb.MAX_ENVELOPE + 10)])
         answer = await _ask(ws, b"\x01\x00\x00\x00\x00" + body)
@@ -183,7 +175,7 @@ async def test_oversized_envelope_in_a_legal_frame_is_malformed(
 async def test_wrong_signature_is_unauthorized(strict_relay: RelayProcess) -> None:
     async with await RelayConnection.connect(strict_relay.address) as conn:
         box = await conn.create_mailbox()
-    ws, _ = await _raw_ws(strict_relay)
+    ws, _ = await raw_websocket(strict_relay)
     async with ws:
         forged = REQUESTS.encode(mb.Auth(rid=1, recv_id=box.recv_id, sig=bytes(64)))
         answer = await _ask(ws, forged)
@@ -193,7 +185,7 @@ async def test_wrong_signature_is_unauthorized(strict_relay: RelayProcess) -> No
 
 
 async def test_unknown_command_is_named_with_its_request_id(strict_relay: RelayProcess) -> None:
-    ws, _ = await _raw_ws(strict_relay)
+    ws, _ = await raw_websocket(strict_relay)
     async with ws:
         frame = b"\x01\x00\x00\x00\x00" + msgspec.msgpack.encode(["launch", 41, "missiles"])
         answer = await _ask(ws, frame)
@@ -204,12 +196,12 @@ async def test_unknown_command_is_named_with_its_request_id(strict_relay: RelayP
 async def test_replayed_auth_from_an_old_connection_fails(strict_relay: RelayProcess) -> None:
     async with await RelayConnection.connect(strict_relay.address) as conn:
         creds = await conn.create_mailbox()
-    old, old_challenge = await _raw_ws(strict_relay)
+    old, old_challenge = await raw_websocket(strict_relay)
     signature = sign(creds.auth_seed, mb.auth_message(old_challenge.nonce, creds.recv_id))
     auth = REQUESTS.encode(mb.Auth(rid=1, recv_id=creds.recv_id, sig=signature))
     async with old:
         assert await _ask(old, auth) == mb.Ok(rid=1)
-    new, new_challenge = await _raw_ws(strict_relay)
+    new, new_challenge = await raw_websocket(strict_relay)
     assert new_challenge.nonce != old_challenge.nonce
     async with new:
         replayed = await _ask(new, auth)
@@ -229,7 +221,7 @@ async def _ping_latencies(conn: RelayConnection, count: int) -> list[float]:
 async def test_a_flood_is_limited_and_others_are_still_served(strict_relay: RelayProcess) -> None:
     async with await RelayConnection.connect(strict_relay.address) as other:
         before = statistics.median(await _ping_latencies(other, 20))
-        flooder, _ = await _raw_ws(strict_relay)
+        flooder, _ = await raw_websocket(strict_relay)
         answers: list[mb.Response] = []
 
         async def flood() -> None:

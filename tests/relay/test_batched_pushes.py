@@ -15,14 +15,14 @@ import struct
 
 import msgspec
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from payk.net.relay import MailboxCreds, RelayConnection
 from payk.protocol import mailbox as mb
 from payk.protocol.primitives import sign
 from payk.protocol.wire import Codec, MalformedFrame, Message
 from payk.relay.service import group_pushes
-from tests.relay.harness import RelayProcess, unverified_context
+from tests.relay.harness import RelayProcess, flat_pushes, raw_websocket
 
 REQUESTS = mb.request_codec()
 ANSWERS = mb.response_codec()
@@ -53,16 +53,6 @@ def _push(index: int, size: int = 100) -> mb.Push:
     return mb.Push(recv_id=b"r%d" % (index % 3), item=item)
 
 
-def _flat(frames: list[mb.Push | mb.Pushes]) -> list[mb.Push]:
-    pushes: list[mb.Push] = []
-    for frame in frames:
-        if isinstance(frame, mb.Pushes):
-            pushes += [mb.Push(recv_id=p.recv_id, item=p.item) for p in frame.items]
-        else:
-            pushes.append(frame)
-    return pushes
-
-
 def test_an_older_relay_reads_the_new_fields_as_the_old_requests() -> None:
     old: Codec[OldSubscribe | OldAck] = Codec(OldSubscribe | OldAck, max_size=mb.MAX_REQUEST)
     subscribe = REQUESTS.encode(mb.Subscribe(rid=1, recv_id=b"box", many=True))
@@ -85,7 +75,7 @@ def test_pushes_round_trip_in_order() -> None:
     assert isinstance(frame, mb.Pushes)
     decoded = ANSWERS.decode(ANSWERS.encode(frame))
     assert isinstance(decoded, mb.Pushes)
-    assert _flat([decoded]) == pushes
+    assert flat_pushes([decoded]) == pushes
 
 
 def test_one_push_alone_stays_a_push_and_none_makes_no_frame() -> None:
@@ -98,13 +88,13 @@ def test_a_frame_holds_at_most_max_batch_envelopes() -> None:
     frames = group_pushes(pushes)
     assert [type(frame) for frame in frames] == [mb.Pushes, mb.Pushes, mb.Push]
     assert [len(f.items) for f in frames if isinstance(f, mb.Pushes)] == [mb.MAX_BATCH] * 2
-    assert _flat(frames) == pushes
+    assert flat_pushes(frames) == pushes
 
 
 def test_a_frame_stays_within_its_byte_budget_and_one_padded_bucket() -> None:
     pushes = [_push(i, size=mb.MAX_ENVELOPE) for i in range(10)]
     frames = group_pushes(pushes)
-    assert _flat(frames) == pushes
+    assert flat_pushes(frames) == pushes
     assert len(frames) > 1
     assert [_envelopes(frame) for frame in frames] == [3, 3, 3, 1]  # 4 x 64 KiB > 256 KiB
     for frame in frames:
@@ -151,17 +141,7 @@ class RawSession:
 
     @classmethod
     async def open(cls, relay: RelayProcess) -> RawSession:
-        ws = await connect(
-            f"wss://127.0.0.1:{relay.address.port}/ws",
-            ssl=unverified_context(),
-            server_hostname=None,
-            compression=None,
-            proxy=None,
-            max_size=mb.MAX_RESPONSE,
-        )
-        challenge = ANSWERS.decode(await ws.recv())  # type: ignore[arg-type]
-        assert isinstance(challenge, mb.Challenge)
-        return cls(ws, challenge)
+        return cls(*await raw_websocket(relay))
 
     async def write(self, build: type, **fields: object) -> int:
         """Send one request; returns its rid."""
@@ -238,7 +218,7 @@ async def test_a_backlog_is_pushed_in_one_padded_pushes_frame_in_order(
         rid = await owner.write(mb.Subscribe, recv_id=box.recv_id, many=True)
         ((frame, size),) = await owner.pushes_and_ok(BACKLOG, rid)
     assert isinstance(frame, mb.Pushes)
-    pushes = _flat([frame])
+    pushes = flat_pushes([frame])
     assert [p.item.body for p in pushes] == bodies
     assert {p.recv_id for p in pushes} == {box.recv_id}
     assert size == mb.padded_size(size)  # exactly a bucket: padded like a single Push
@@ -256,7 +236,7 @@ async def test_an_older_subscriber_gets_one_push_frame_per_envelope(relay: Relay
         while not isinstance(later := await owner.read(), mb.Push):
             assert isinstance(later, mb.Ok)  # the send's answer may come first
     assert [type(frame) for frame in frames] == [mb.Push] * BACKLOG
-    assert [p.item.body for p in _flat(frames)] == bodies
+    assert [p.item.body for p in flat_pushes(frames)] == bodies
     assert later.item.body == b"later"
 
 

@@ -24,6 +24,7 @@ from payk.relay.service import PUSH_BATCH, RelayService
 from payk.relay.store import RelayStore, StoredEnvelope
 from payk.relay.store.memory import MemoryStore
 from payk.relay.store.sqlite import SqliteStore
+from tests.relay.harness import flat_pushes
 from tests.relay.test_service import Owned, Pair
 
 DEADLINE = 30.0
@@ -67,17 +68,6 @@ async def _send(contact: Pair, box: Owned, body: bytes) -> None:
 
 def _bodies(pushes: list[mb.Push]) -> list[bytes]:
     return [p.item.body for p in pushes]
-
-
-def _flat(frames: list[mb.Push | mb.Pushes]) -> list[mb.Push]:
-    """The pushes in ``frames``, in order, as a client reads them."""
-    pushes: list[mb.Push] = []
-    for frame in frames:
-        if isinstance(frame, mb.Pushes):
-            pushes += [mb.Push(recv_id=p.recv_id, item=p.item) for p in frame.items]
-        else:
-            pushes.append(frame)
-    return pushes
 
 
 async def test_a_caught_up_mailbox_is_pushed_without_reading_the_store(
@@ -159,19 +149,19 @@ async def test_with_batching_on_a_backlog_comes_in_one_frame_then_single_pushes(
     await owner.ask(mb.Subscribe, recv_id=box.recv_id, many=True)
     first = await service.pending_frames(owner.session)
     assert [type(frame) for frame in first] == [mb.Pushes]
-    assert _bodies(_flat(first)) == [b"%d" % i for i in range(PUSH_BATCH)]
+    assert _bodies(flat_pushes(first)) == [b"%d" % i for i in range(PUSH_BATCH)]
     await _send(contact, box, b"late")  # behind the backlog: waits for the acks
     assert await service.pending_frames(owner.session) == []
-    await owner.ask(mb.Ack, recv_id=box.recv_id, ids=[p.item.id for p in _flat(first)])
+    await owner.ask(mb.Ack, recv_id=box.recv_id, ids=[p.item.id for p in flat_pushes(first)])
     rest = await service.pending_frames(owner.session)
     assert [type(frame) for frame in rest] == [mb.Pushes]
-    assert _bodies(_flat(rest)) == [b"%d" % i for i in range(PUSH_BATCH, PUSH_BATCH + 20)] + [
+    assert _bodies(flat_pushes(rest)) == [b"%d" % i for i in range(PUSH_BATCH, PUSH_BATCH + 20)] + [
         b"late"
     ]
     await _send(contact, box, b"later")  # caught up, alone: a plain Push
     later = await service.pending_frames(owner.session)
     assert [type(frame) for frame in later] == [mb.Push]
-    assert _bodies(_flat(later)) == [b"later"]
+    assert _bodies(flat_pushes(later)) == [b"later"]
 
 
 async def test_without_batching_every_frame_is_a_single_push(store: RelayStore) -> None:
@@ -182,7 +172,7 @@ async def test_without_batching_every_frame_is_a_single_push(store: RelayStore) 
     await owner.ask(mb.Subscribe, recv_id=box.recv_id)  # an older client: many defaults off
     frames = await service.pending_frames(owner.session)
     assert [type(frame) for frame in frames] == [mb.Push] * 5
-    assert _bodies(_flat(frames)) == [b"%d" % i for i in range(5)]
+    assert _bodies(flat_pushes(frames)) == [b"%d" % i for i in range(5)]
 
 
 @pytest.mark.parametrize("many", [False, True], ids=["push", "pushes"])
@@ -216,7 +206,7 @@ async def test_a_growing_backlog_acked_as_it_arrives_is_delivered_once_in_order(
             await owner.session.wake_event.wait()
             frames = await service.pending_frames(owner.session)
             grouped += sum(isinstance(frame, mb.Pushes) for frame in frames)
-            for push in _flat(frames):
+            for push in flat_pushes(frames):
                 received.append(push)
                 unacked.append(push.item.id)
                 arrived.set()
