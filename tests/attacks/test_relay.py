@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from payk.net.relay import MailboxCreds, RelayConnection
 from payk.protocol import mailbox as mb
@@ -19,7 +19,7 @@ from payk.protocol.primitives import sign, signing_key_generate
 from tests.attacks.registry import attack
 from tests.e2e.conftest import Payk
 from tests.e2e.conftest import connect as connect_people
-from tests.relay.harness import RelayProcess, start_relay, unverified_context
+from tests.relay.harness import RelayProcess, raw_websocket, start_relay
 
 pytestmark = pytest.mark.e2e
 REQUESTS, ANSWERS = mb.request_codec(), mb.response_codec()
@@ -30,20 +30,6 @@ async def relay(tmp_path: Path) -> AsyncIterator[RelayProcess]:
     process = await start_relay(tmp_path / "relay", "--log-level", "DEBUG")
     yield process
     await process.terminate()
-
-
-async def _ws(relay: RelayProcess) -> tuple[ClientConnection, mb.Challenge]:
-    ws = await connect(
-        f"wss://127.0.0.1:{relay.address.port}/ws",
-        ssl=unverified_context(),
-        server_hostname=None,
-        proxy=None,
-        compression=None,
-        max_size=mb.MAX_RESPONSE,
-    )
-    challenge = ANSWERS.decode(await ws.recv())  # type: ignore[arg-type]
-    assert isinstance(challenge, mb.Challenge)
-    return ws, challenge
 
 
 async def _size(ws: ClientConnection, request: mb.Request) -> tuple[int, mb.Response]:
@@ -66,7 +52,7 @@ async def test_answer_sizes_do_not_tell_what_a_mailbox_holds(relay: RelayProcess
     async with await RelayConnection.connect(relay.address) as conn:
         box = await conn.create_mailbox()
     ghost = MailboxCreds(recv_id=b"\x01" * 16, send_id=b"\x02" * 16, auth_seed=box.auth_seed)
-    ws, challenge = await _ws(relay)
+    ws, challenge = await raw_websocket(relay)
     async with ws:
         wrong = sign(signing_key_generate(), mb.auth_message(challenge.nonce, box.recv_id))
         ghost_sig = sign(ghost.auth_seed, mb.auth_message(challenge.nonce, ghost.recv_id))
