@@ -116,14 +116,14 @@ async def _offline_sync(sender: Client, receiver: Client, n: int) -> dict[str, A
 
 
 async def run(quick: bool, workdir: Path) -> dict[str, Any]:
-    """Client figures; ``quick`` shrinks the counts (1,000 offline messages, else 10,000)."""
+    """Client figures; ``quick`` shrinks the counts (150 offline messages, else 10,000)."""
     async with _relay(workdir / "relay") as relay:
         sender, receiver = await _pair(workdir, relay)
         try:
             live = await _latency_and_burst(
-                sender, receiver, sequential=50 if quick else 300, burst=200 if quick else 2000
+                sender, receiver, sequential=20 if quick else 300, burst=60 if quick else 2000
             )
-            offline = await _offline_sync(sender, receiver, 1_000 if quick else 10_000)
+            offline = await _offline_sync(sender, receiver, 150 if quick else 10_000)
         finally:
             await sender.close()
             await receiver.close()

@@ -170,10 +170,10 @@ def _ratio(a: dict[str, float], b: dict[str, float]) -> float:
 
 def run(quick: bool) -> dict[str, Any]:
     """Measure and return figures (microseconds per operation) and the ratios between them."""
-    repeats = 5 if quick else 15
-    messages = 200 if quick else 1000
-    setups = 10 if quick else 50
-    codec = 2000 if quick else 20000
+    repeats = 3 if quick else 15
+    messages = 100 if quick else 1000
+    setups = 5 if quick else 50
+    codec = 1000 if quick else 20000
     payk = _timed(_payk_messages, messages, repeats)
     olm = _timed(_olm_messages, messages, repeats)
     aead = _timed(_aead_messages, messages, repeats)

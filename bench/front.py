@@ -1,17 +1,18 @@
 """The relay behind an nginx TLS front, and channel reads served from an nginx cache.
 
-Strategy: nginx (Debian's ``nginx-light``, installed here with apt-get when missing and the
-harness runs as root; else the area is skipped) runs as a child process with its own config
-in the work folder (``nginx -p DIR -e error.log -c nginx.conf -g 'daemon off;'``), on loopback
-ports only, error log, pid file, temp files and cache in the work folder, no access log. It
-terminates TLS with a self-signed P-256 certificate made here (``self_signed_certificate``)
-and passes ``/ws`` to a relay started with ``--tls-terminated-by`` (plain HTTP/WebSocket on
-127.0.0.1; ``--public-port`` makes its printed address carry nginx's port, and the address
-pins the front's key, so the load generator checks it as any client would). A second relay
-serves TLS itself, as ``bench.mosquitto_peer`` measures it. Two measurements:
+Strategy: nginx (Debian's ``nginx-light``, installed by ``bench.apt`` when missing and the
+harness runs as root with apt-get; else the area is skipped) runs as a child process with its
+own config in the work folder (``nginx -p DIR -e error.log -c nginx.conf -g 'daemon off;'``),
+on loopback ports only, error log, pid file, temp files and cache in the work folder, no
+access log. It terminates TLS with a self-signed P-256 certificate made here
+(``self_signed_certificate``) and passes ``/ws`` to a relay started with
+``--tls-terminated-by`` (plain HTTP/WebSocket on 127.0.0.1; ``--public-port`` makes its
+printed address carry nginx's port, and the address pins the front's key, so the load
+generator checks it as any client would). A second relay serves TLS itself, as
+``bench.mosquitto_peer`` measures it. Two measurements:
 
 * ``tls_front``: after a warm-up, rounds that load each relay in turn with
-  ``bench.loadgen`` (quick: 20 pairs x 100 messages x 3 rounds, full: 50 x 200 x 5); per
+  ``bench.loadgen`` (quick: 10 pairs x 60 messages x 2 rounds, full: 50 x 200 x 5); per
   round the messages/s and the CPU nanoseconds per delivered message of the relay and of
   every nginx process (master and workers, from ``/proc/<pid>/task/*/schedstat``). Per-core
   capacity is 1 / CPU per message, for the relay alone and for relay plus nginx; figures are
@@ -36,7 +37,6 @@ import contextlib
 import datetime
 import json
 import os
-import shutil
 import statistics
 import sys
 import time
@@ -44,6 +44,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from bench import apt
 from bench import relay as relay_bench
 from bench.mosquitto_peer import cpu_ns
 
@@ -51,50 +52,9 @@ __all__ = ["run"]
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 100  # entries per feed page: a full page is what the relay marks immutable
-INSTALL_TIMEOUT = 600.0
 
 
 # --- nginx ----------------------------------------------------------------------------------
-
-
-def _nginx_binary() -> str | None:
-    found = shutil.which("nginx")
-    if found:
-        return found
-    for candidate in ("/usr/sbin/nginx", "/usr/local/sbin/nginx"):
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-async def _apt(*args: str) -> int:
-    proc = await asyncio.create_subprocess_exec(
-        "apt-get",
-        *args,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-    )
-    try:
-        return await asyncio.wait_for(proc.wait(), INSTALL_TIMEOUT)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        return -1
-
-
-async def _ensure_nginx() -> tuple[str | None, str]:
-    """nginx's path (installing nginx-light when it may), or None and why not."""
-    found = _nginx_binary()
-    if found:
-        return found, ""
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return None, "nginx is not installed (and no root apt-get to install nginx-light)"
-    if await _apt("install", "-y", "nginx-light") != 0:
-        await _apt("update")  # a stale package list is the usual cause
-        await _apt("install", "-y", "nginx-light")
-    found = _nginx_binary()
-    return (found, "") if found else (None, "apt-get could not install nginx-light")
 
 
 def _nginx_conf(folder: Path, port: int, upstream: int, cert: Path, key: Path) -> str:
@@ -275,7 +235,7 @@ def _paired(
 async def _tls_front(
     quick: bool, direct: tuple[int, str], front: tuple[int, str], nginx_pid: int
 ) -> dict[str, Any]:
-    pairs, count, repeats = (20, 100, 3) if quick else (50, 200, 5)
+    pairs, count, repeats = (10, 60, 2) if quick else (50, 200, 5)
     servers = {"direct_tls": (direct, None), "nginx_front": (front, nginx_pid)}
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
     for (_, target), _ in servers.values():
@@ -317,17 +277,19 @@ async def _make_feed(address: str, pages: int) -> str:
 
 
 async def _readers(address: str, feed: str, readers: int, gets: int, pages: int) -> dict[str, Any]:
+    """The reader process's figures; ``--`` before the feed id, which may start with ``-``."""
     return await relay_bench.json_from(
         "bench.front",
         "readers",
-        address,
-        feed,
         "--readers",
         str(readers),
         "--gets",
         str(gets),
         "--pages",
         str(pages),
+        "--",
+        address,
+        feed,
     )
 
 
@@ -359,7 +321,7 @@ async def _read_point(
 async def _cached_reads(
     quick: bool, direct: tuple[int, str], front: tuple[int, str], nginx_pid: int
 ) -> dict[str, Any]:
-    levels, gets, pages = ((1, 10, 50), 300, 3) if quick else ((1, 10, 100), 2000, 5)
+    levels, gets, pages = ((1, 10, 50), 100, 3) if quick else ((1, 10, 100), 2000, 5)
     direct_feed = await _make_feed(direct[1], pages)
     front_feed = await _make_feed(front[1], pages)
     points = []
@@ -392,7 +354,7 @@ async def _cached_reads(
 
 async def run(quick: bool, workdir: Path) -> dict[str, Any]:
     """Relay behind nginx vs direct TLS, and cached vs direct channel reads (see the module)."""
-    binary, why = await _ensure_nginx()
+    binary, why = await apt.ensure("nginx", "nginx-light")
     if binary is None:
         return {"skipped": why}
     workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any load

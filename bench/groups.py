@@ -153,7 +153,7 @@ async def _channel_reads(workdir: Path, quick: bool) -> dict[str, Any]:
             creds = await conn.create_feed()
             keys = ch.new_channel()
             await conn.append(creds, ch.seal_post(keys, 0, MESSAGE, envelope_id=bytes(16)))
-        count = 100 if quick else 1000
+        count = 50 if quick else 1000
         started = time.perf_counter()
         for _ in range(count):
             await get_feed(address, creds.feed_id, 0)
@@ -174,7 +174,7 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
     """Send cost against group size, removal re-key cost, channel reads per second."""
     sizes = (10, 100, 1000)
     people = _identities(max(sizes))
-    messages = 20 if quick else 200
+    messages = 5 if quick else 200
     curve = [_send_point(size, people, messages) for size in sizes]
     return {
         "send_cost": {"points": curve},

@@ -61,8 +61,8 @@ def _fan_out() -> Callable[[int], None]:
 
 def run(quick: bool) -> dict[str, Any]:
     """Microseconds per operation for bare Megolm; ``quick`` shortens the loops."""
-    repeats = 5 if quick else 15
-    count = 500 if quick else 5000
+    repeats = 3 if quick else 15
+    count = 200 if quick else 5000
     encrypt = _timed(_encrypt, count, repeats)
     decrypt = _timed(_decrypt, count, repeats)
     fan_out = _timed(_fan_out, count // 10, repeats)

@@ -95,20 +95,20 @@ def _ratios(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 async def run(quick: bool, workdir: Path) -> dict[str, Any]:
-    """Capacity figures; ``quick``: 20 pairs x 100 messages x 3 rounds, else 50 x 200 x 5.
+    """Capacity figures; ``quick``: 10 pairs x 60 messages x 2 rounds, else 50 x 200 x 5.
 
     All servers run at once, idle but for the one under load; each round loads each server in
     turn, so a change in the shared machine's load falls on all of them, and the ratios are
     medians of the per-round ratios.
     """
-    pairs, count, repeats = (20, 100, 3) if quick else (50, 200, 5)
+    pairs, count, repeats = (10, 60, 2) if quick else (50, 200, 5)
     results: dict[str, Any] = {"load": f"{pairs} pairs x {count} messages of 256 B"}
     servers = [
         ("forwarder", relay_bench._forwarder, "forwarder"),
         ("forwarder_tls", relay_bench._forwarder_tls, "forwarder_tls"),
         ("payk_sqlite", relay_bench._payk, "payk"),
     ]
-    missing = relay_bench._mosquitto_missing()
+    missing = await relay_bench._mosquitto_missing()
     if missing is None:
         servers.append(("mosquitto", relay_bench._mosquitto, "mqtt"))
     else:

@@ -6,7 +6,7 @@ Strategy: one real relay process on loopback (rate limits lifted); for each tran
 envelopes after 30 unmeasured ones. Latency is the time of one durable ``send`` (p50/p99
 over sequential sends); throughput is a pipelined burst (envelopes/s and MB/s from the first
 send to the last answer). A transport whose program is missing is recorded as skipped.
-Bundles: a profile carries N envelopes (10,000; 1,000 quick), exports them to a file, and a
+Bundles: a profile carries N envelopes (10,000; 300 quick), exports them to a file, and a
 second profile imports it; the container alone (seal and open, no store) is timed too.
 Nothing is printed.
 """
@@ -131,7 +131,7 @@ async def _measure(relay: RelayAddress, proxy: str | SocksRoute | None, n: int) 
 
 
 async def _transports(quick: bool, workdir: Path) -> dict[str, Any]:
-    n = 100 if quick else 500
+    n = 50 if quick else 500
     out: dict[str, Any] = {}
     async with _relay(workdir / "relay") as relay:
         out["direct"] = await _measure(relay, None, n)
@@ -169,7 +169,7 @@ def _items(n: int, now: int) -> list[BundleItem]:
 
 
 async def _bundles(quick: bool, workdir: Path) -> dict[str, Any]:
-    n = 1_000 if quick else 10_000
+    n = 300 if quick else 10_000
     kdf = KDF_PROFILES["fast"]
     relay = [RelayAddress.parse("payk://" + "A" * 43 + "@192.0.2.1:443")]
     sender = Client.create(workdir / "carrier", "p", name="Carrier", relays=relay, kdf=kdf)

@@ -70,10 +70,10 @@ async def _measure(data_dir: Path, *, writers: int, envelopes: int, repeats: int
 
 async def run(quick: bool, data_dir: Path) -> dict[str, Any]:
     """Measure SQLite enqueue throughput; ``quick`` keeps it to a few seconds."""
-    repeats = 3 if quick else 5
-    single = await _measure(data_dir, writers=1, envelopes=500 if quick else 5000, repeats=repeats)
+    repeats = 2 if quick else 5
+    single = await _measure(data_dir, writers=1, envelopes=200 if quick else 5000, repeats=repeats)
     many = await _measure(
-        data_dir, writers=100, envelopes=5000 if quick else 50_000, repeats=repeats
+        data_dir, writers=100, envelopes=2000 if quick else 50_000, repeats=repeats
     )
     return {
         "backend": "sqlite WAL synchronous=FULL",

@@ -416,15 +416,16 @@ def _paired(top: list[dict[str, Any]], bottom: list[dict[str, Any]], key: str) -
 
 
 async def run(quick: bool, workdir: Path) -> dict[str, Any]:
-    """Synapse and payk, the same message count; ``quick`` sends 100 per repeat, else 500.
+    """Synapse and payk, the same message count; ``quick``: 100 per repeat x 2, else 500 x 5.
 
     The repeats alternate (Synapse, payk, Synapse, payk, ...) so that a change in the load of
-    the shared machine falls on both, and the headline is the median of the per-pair ratios.
+    the shared machine falls on both, and the headline is the median of the per-pair ratios
+    (with the quick run's 2 repeats, the mean of the two).
     """
-    count, repeats = (100, 3) if quick else (500, 5)
+    count, repeats = (100, 2) if quick else (500, 5)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in MODES}
     with synapse(workdir / "synapse") as (proc, port, startup):
-        await asyncio.to_thread(_synapse_burst, port, proc.pid, 10)  # warm-up
+        await asyncio.to_thread(_synapse_burst, port, proc.pid, 5 if quick else 10)  # warm-up
         for n in range(repeats):
             for window in (1, WINDOW):
                 name = "synapse" if window == 1 else "synapse_pipelined"
