@@ -220,3 +220,109 @@ def test_a_timer_out_of_range_from_a_peer_is_refused() -> None:
     raw = msgspec.msgpack.encode({"type": "timer", "seconds": -1, "set_at": 1})
     with pytest.raises(RemoteProtocolError):
         content.decode(raw)
+
+
+# --- notices of a changed default ------------------------------------------------------------
+
+
+def _notices(client: Client, alias: str) -> list[str]:
+    return [disappearing.notice_line(m) for m in client.history(alias) if disappearing.is_notice(m)]
+
+
+async def test_a_changed_default_leaves_a_notice_on_both_sides(pair: Pair) -> None:
+    await disappearing.set_timer(pair.alice, "Bob", 86400)
+    [mine] = pair.alice.history("Bob")
+    assert (mine.outgoing, mine.status, mine.sent_at, mine.expires_at) == (
+        True,
+        "notice",
+        START,
+        None,
+    )
+    assert _notices(pair.alice, "Bob") == ["You set disappearing messages to 1 day"]
+    [arrived] = await pair.bob.sync()  # sync shows it with the new messages
+    assert disappearing.notice_line(arrived) == "Alice set disappearing messages to 1 day"
+    assert (arrived.outgoing, arrived.sender) == (False, "Alice")
+    pair.clock.now += 1
+    await disappearing.set_timer(pair.bob, "Alice", 0)
+    await pair.alice.sync()
+    expected = ["Alice set disappearing messages to 1 day", "You turned off disappearing messages"]
+    assert _notices(pair.bob, "Alice") == expected
+    assert _notices(pair.alice, "Bob") == [
+        "You set disappearing messages to 1 day",
+        "Bob turned off disappearing messages",
+    ]
+
+
+async def test_a_repeat_of_the_setting_in_force_adds_no_notice(pair: Pair) -> None:
+    await disappearing.set_timer(pair.alice, "Bob", 0)  # off, as it already was
+    assert pair.alice.history("Bob") == []
+    assert await pair.bob.sync() == []
+    await disappearing.set_timer(pair.alice, "Bob", 60)
+    pair.clock.now += 1
+    await disappearing.set_timer(pair.alice, "Bob", 60)
+    await pair.bob.sync()
+    assert _notices(pair.alice, "Bob") == ["You set disappearing messages to 1 minute"]
+    assert _notices(pair.bob, "Alice") == ["Alice set disappearing messages to 1 minute"]
+    contact = pair.bob.contacts()[0]
+    assert disappearing.conversation_timer(pair.bob.profile.db, contact.id).set_at == START + 1
+
+
+async def test_an_ignored_older_setting_adds_no_notice(pair: Pair) -> None:
+    await disappearing.set_timer(pair.bob, "Alice", 60)  # Bob's change is older
+    pair.clock.now += 10
+    await disappearing.set_timer(pair.alice, "Bob", 600)
+    assert await pair.alice.sync() == []  # Bob's older Timer arrives and is ignored
+    assert _notices(pair.alice, "Bob") == ["You set disappearing messages to 10 minutes"]
+    await pair.bob.sync()
+    assert _notices(pair.bob, "Alice") == [
+        "You set disappearing messages to 1 minute",
+        "Alice set disappearing messages to 10 minutes",
+    ]
+
+
+async def test_notices_are_not_unread_and_take_no_receipts(pair: Pair) -> None:
+    await disappearing.set_timer(pair.alice, "Bob", 3600)
+    await pair.bob.sync()
+    assert pair.bob.unread() == {}
+    assert await pair.bob.mark_read("Alice") == 0  # nothing to mark, so no read receipt
+    assert pair.bob.profile.db.query("SELECT * FROM outbox") == []
+    [notice] = pair.bob.history("Alice")
+    assert notice.status == "notice"
+    await pair.alice.sync()
+    [mine] = pair.alice.history("Bob")
+    assert mine.status == "notice", "no delivery or read receipt changes a notice"
+    # a read receipt naming a notice's local id (which never left Alice) changes nothing
+    bob_side = pair.bob.contacts()[0]
+    pair.bob._queue_receipts({bob_side.id: [bytes.fromhex(mine.id)]}, read=True)
+    await pair.bob.flush(force=True)
+    assert pair.bob.profile.db.query("SELECT * FROM outbox") == [], "the receipt went out"
+    await pair.alice.sync()
+    assert pair.alice.history("Bob")[0].status == "notice"
+
+
+async def test_a_notice_survives_the_purge_of_timed_messages(pair: Pair) -> None:
+    await disappearing.set_timer(pair.alice, "Bob", 60)
+    await pair.alice.send_text("Bob", "under the default")
+    await pair.bob.sync()
+    assert _texts(pair.alice, "Bob")[-1] == _texts(pair.bob, "Alice")[-1] == "under the default"
+    pair.clock.now += 60
+    for person, alias, who in ((pair.alice, "Bob", "You"), (pair.bob, "Alice", "Alice")):
+        [left] = person.history(alias)
+        assert disappearing.notice_line(left) == f"{who} set disappearing messages to 1 minute"
+    assert _stored_texts(pair.bob) == ["set disappearing messages to 1 minute"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "phrase"),
+    [
+        (0, "turned off disappearing messages"),
+        (1, "set disappearing messages to 1 second"),
+        (90, "set disappearing messages to 90 seconds"),
+        (600, "set disappearing messages to 10 minutes"),
+        (3600, "set disappearing messages to 1 hour"),
+        (2 * 86400, "set disappearing messages to 2 days"),
+        (604800, "set disappearing messages to 1 week"),
+    ],
+)
+def test_notice_phrases(seconds: int, phrase: str) -> None:
+    assert disappearing.notice_phrase(seconds) == phrase

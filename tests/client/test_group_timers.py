@@ -267,3 +267,71 @@ async def test_channels_have_no_timers_and_replies_stay_refused(trio: Trio) -> N
         await groups.set_timer(trio.alice, "Union", 400 * 86400)
     with pytest.raises(UsageError, match="no group or channel"):
         groups.timer(trio.alice, "Nowhere")
+
+
+# --- notices of a changed default --------------------------------------------------------------
+
+
+def _notices(client: Client) -> list[str]:
+    shown = client.history("Union")
+    return [disappearing.notice_line(m) for m in shown if disappearing.is_notice(m)]
+
+
+async def test_a_changed_group_default_leaves_a_notice_for_every_member(trio: Trio) -> None:
+    await groups.set_timer(trio.bob, "Union", 86400)
+    assert _notices(trio.bob) == ["You set disappearing messages to 1 day"]
+    for person in (trio.alice, trio.carol):
+        [arrived] = await person.sync()  # sync shows it with the new messages
+        assert (arrived.sender, arrived.outgoing, arrived.status) == ("Bob", False, "notice")
+        assert disappearing.notice_line(arrived) == "Bob set disappearing messages to 1 day"
+    await trio.sync_all()  # Bob reads his own timer back: no second notice
+    assert _notices(trio.bob) == ["You set disappearing messages to 1 day"]
+    trio.clock.now += 1
+    await groups.set_timer(trio.carol, "Union", 0)
+    await trio.sync_all()
+    assert _notices(trio.alice) == [
+        "Bob set disappearing messages to 1 day",
+        "Carol turned off disappearing messages",
+    ]
+    assert _notices(trio.carol)[-1] == "You turned off disappearing messages"
+    rows = trio.alice.profile.db.query("SELECT message FROM group_outbox")
+    assert all(r[0] is None for r in rows), "a notice is never queued to be sent"
+
+
+async def test_an_ignored_or_repeated_group_setting_adds_no_notice(trio: Trio) -> None:
+    await groups.set_timer(trio.alice, "Union", 600)
+    await trio.sync_all()
+    assert _notices(trio.bob) == ["Alice set disappearing messages to 10 minutes"]
+    db, ref = trio.bob.profile.db, feed_rows.by_name(trio.bob.profile.db, "Union").id
+    with db.transaction():
+        older = gc.GroupTimer(seconds=60, set_at=START - 1)
+        assert (
+            disappearing.group_timer_received(db, ref, older, by="Carol", mine=False, now=START)
+            == 0
+        )
+        repeat = gc.GroupTimer(seconds=600, set_at=START + 5)
+        assert (
+            disappearing.group_timer_received(db, ref, repeat, by="Carol", mine=False, now=START)
+            == 0
+        )
+    assert groups.timer(trio.bob, "Union").set_at == START + 5, "the repeat was adopted"
+    assert _notices(trio.bob) == ["Alice set disappearing messages to 10 minutes"]
+    trio.clock.now += 10
+    await groups.set_timer(trio.carol, "Union", 600)  # the same setting again, over the feed
+    await trio.sync_all()
+    for person, first in ((trio.alice, "You"), (trio.bob, "Alice"), (trio.carol, "Alice")):
+        assert _notices(person) == [f"{first} set disappearing messages to 10 minutes"]
+
+
+async def test_a_group_notice_survives_the_purge_of_timed_messages(trio: Trio) -> None:
+    await groups.set_timer(trio.carol, "Union", 60)
+    await trio.sync_all()
+    await trio.alice.send_text("Union", "timed by the default")
+    await trio.sync_all()
+    assert all(_texts(p)[-1] == "timed by the default" for p in trio.all)
+    trio.clock.now += 60
+    for person in trio.all:
+        [left] = person.history("Union")
+        who = "You" if person is trio.carol else "Carol"
+        assert disappearing.notice_line(left) == f"{who} set disappearing messages to 1 minute"
+        assert person.profile.db.query("SELECT * FROM group_expiry") == []

@@ -85,8 +85,32 @@ def test_a_group_timer_set_by_one_member_is_shown_to_and_used_by_all(
     alice.sync()
     assert alice("disappear", "Union").data["set_by"] == "Carol"
     alice("send", "Union", "no longer timed")
-    [plain] = bob.sync()
-    assert plain["expires_at"] is None
+    [notice, plain] = bob.sync()
+    assert (notice["notice"], notice["text"]) == (True, "Carol turned off disappearing messages")
+    assert (plain["notice"], plain["expires_at"]) == (False, None)
+
+
+def test_history_shows_who_changed_the_group_timer(trio: tuple[Payk, Payk, Payk]) -> None:
+    alice, bob, carol = trio
+    bob("disappear", "Union", "1d")
+    bob("send", "Union", "kept for a day")
+    alice.sync()
+    shown = alice("history", "Union").data["messages"]
+    assert [(m["notice"], m["from"], m["text"]) for m in shown] == [
+        (True, "Bob", "Bob set disappearing messages to 1 day"),
+        (False, "Bob", "kept for a day"),
+    ]
+    notice = shown[0]
+    assert (notice["status"], notice["expires_at"], notice["outgoing"]) == ("notice", None, False)
+    assert set(notice) >= {"id", "conversation", "file", "sent_at", "paths", "reply_to"}
+    mine = bob("history", "Union").data["messages"][0]
+    assert (mine["notice"], mine["text"]) == (True, "You set disappearing messages to 1 day")
+    people = alice("history", "Union", json_mode=False).data
+    assert "Bob set disappearing messages to 1 day" in people
+    carol("disappear", "Union", "1d")  # the same setting again: nobody gets a second line
+    alice.sync()
+    again = alice("history", "Union").data["messages"]
+    assert sum(m["notice"] for m in again) == 1
 
 
 def test_channels_refuse_timers(trio: tuple[Payk, Payk, Payk]) -> None:

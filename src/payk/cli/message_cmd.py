@@ -3,10 +3,11 @@
 Strategy: thin handlers over ``payk.client.Client`` (see ``profile_cmd`` for unlocking and
 warnings). ``--json`` output is the CLI.md contract: ``send`` gives ``{"id", "paths"}``,
 ``sync`` and ``history`` give ``{"messages": [...]}``, ``listen`` prints one message object per
-line. Files larger than 1 MB get a progress bar on stderr. A decrypted copy of a received
-file is written only where the person asks: ``--save DIR`` or the ``downloads`` setting (and
-later ``payk save ID DIR``); otherwise it stays in the encrypted store. Never into the profile
-folder.
+line; ``message_json`` adds ``notice`` to each (a change of the disappearing timer, shown as a
+dim line of its own rather than as someone's message). Files larger than 1 MB get a progress
+bar on stderr. A decrypted copy of a received file is written only where the person asks:
+``--save DIR`` or the ``downloads`` setting (and later ``payk save ID DIR``); otherwise it
+stays in the encrypted store. Never into the profile folder.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
@@ -28,7 +30,14 @@ from payk.client.messages import Message
 from payk.client.paths import path_report
 from payk.errors import UsageError
 
-__all__ = ["printable", "register", "render_message", "render_messages", "render_sent"]
+__all__ = [
+    "message_json",
+    "printable",
+    "register",
+    "render_message",
+    "render_messages",
+    "render_sent",
+]
 
 PROGRESS_THRESHOLD = 1024 * 1024
 
@@ -129,7 +138,7 @@ def _sync(args: argparse.Namespace, out: Output) -> int:
         messages = await client.sync(wait=max(0.0, args.wait))
         paths = [outcome.as_json() for outcome in path_report(client)]
         out.emit(
-            {"messages": [m.as_json() for m in messages], "paths": paths},
+            {"messages": [message_json(m) for m in messages], "paths": paths},
             render_messages(messages, empty="Nothing new."),
         )
         return 0
@@ -144,7 +153,7 @@ def _listen(args: argparse.Namespace, out: Output) -> int:
 
         async def loop() -> int:
             async for message in client.listen():
-                out.emit(message.as_json(), render_message(message))
+                out.emit(message_json(message), render_message(message))
             return 0
 
         return await safety.until_locked(client, loop())  # payk lock: exit 2, keys dropped
@@ -160,7 +169,7 @@ def _history(args: argparse.Namespace, out: Output) -> int:
         messages = client.history(args.to, limit=args.limit)
         await client.mark_read(args.to)  # shown now: a read receipt goes back
         out.emit(
-            {"messages": [m.as_json() for m in messages]},
+            {"messages": [message_json(m) for m in messages]},
             render_messages(messages, empty=f"No messages with {args.to} yet."),
         )
         return 0
@@ -193,8 +202,21 @@ def printable(text: str) -> str:
     return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
 
 
+def message_json(message: Message) -> dict[str, Any]:
+    """The CLI.md MESSAGE object: ``Message.as_json`` plus ``notice`` (a timer change, whose
+    ``text`` is then the whole sentence, "You set disappearing messages to 1 day")."""
+    data = message.as_json()
+    data["notice"] = disappearing.is_notice(message)
+    if data["notice"]:
+        data["text"] = disappearing.notice_line(message)
+    return data
+
+
 def render_message(message: Message) -> RenderableType:
-    """One message as a line: who, when, what, and its delivery state."""
+    """One message as a line: who, when, what, and its delivery state; a notice as a dim
+    line of its own."""
+    if disappearing.is_notice(message):
+        return Text(f"— {printable(disappearing.notice_line(message))} —", style="dim italic")
     line = Text()
     quoted = message.quoted()
     if quoted is not None:

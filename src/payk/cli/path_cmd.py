@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from payk.cli.message_cmd import render_messages
+from payk.cli.message_cmd import message_json, render_messages
 from payk.cli.output import Output
 from payk.cli.profile_cmd import run
 from payk.client.bundles import Arrival, export_bundle, import_bundle
@@ -147,7 +147,7 @@ def exchange_json(done: Exchange) -> dict[str, object]:
 def arrival_json(arrival: Arrival) -> dict[str, object]:
     """The ``--json`` object for envelopes that arrived without a relay."""
     return {
-        "messages": [m.as_json() for m in arrival.messages],
+        "messages": [message_json(m) for m in arrival.messages],
         "delivered": arrival.delivered,
         "carried": arrival.carried,
     }

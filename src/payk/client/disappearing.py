@@ -21,6 +21,14 @@ the group; every member reads the same posts and keeps the one with the latest `
 pairwise ones, in the same transaction and under the same checkpoint, and keeps their random
 ids in ``group_gone`` so reading the feed again never stores them anew. Channels have no
 timers.
+
+A change of a default that is adopted (not an older setting that is ignored, not a repeat of
+the setting in force) also leaves a notice in that conversation's history, for the one who set
+it and for everyone who adopts it, so nobody can quietly change how long a conversation is
+kept. A notice is a history row with status ``notice`` and a random local id: it is never
+sent, takes no receipts, is never unread (those look for status ``received``) and has no
+timer of its own. Its text is the phrase after the setter (``set disappearing messages to 1
+day``); ``notice_line`` puts "You" or the setter's name in front of it.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,8 +51,10 @@ from payk.protocol.content import Content, FileOffer, Text, Timer
 
 if TYPE_CHECKING:
     from payk.client.facade import Client
+    from payk.client.messages import Message
 
 __all__ = [
+    "NOTICE",
     "PURGE_INTERVAL",
     "TimerSetting",
     "conversation_timer",
@@ -51,6 +62,9 @@ __all__ = [
     "group_timer",
     "group_timer_for",
     "group_timer_received",
+    "is_notice",
+    "notice_line",
+    "notice_phrase",
     "parse_duration",
     "purge",
     "purge_forever",
@@ -61,8 +75,10 @@ __all__ = [
 ]
 
 PURGE_INTERVAL = 0.5
+NOTICE = "notice"  # the status of a history row that records a change of the default timer
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^(\d+)([smhdw]?)$")
+_WORDS = {"w": "week", "d": "day", "h": "hour", "m": "minute"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,6 +143,45 @@ def format_duration(seconds: int) -> str:
     return f"{seconds}s"
 
 
+def notice_phrase(seconds: int) -> str:
+    """``set disappearing messages to 1 day``, or ``turned off disappearing messages``."""
+    if seconds <= 0:
+        return "turned off disappearing messages"
+    amount, unit = seconds, "second"
+    for short, word in _WORDS.items():
+        if seconds % _UNITS[short] == 0:
+            amount, unit = seconds // _UNITS[short], word
+            break
+    return f"set disappearing messages to {amount} {unit}{'' if amount == 1 else 's'}"
+
+
+def is_notice(message: Message) -> bool:
+    """Whether a history row records a change of the default timer (not a message)."""
+    return message.status == NOTICE
+
+
+def notice_line(message: Message) -> str:
+    """The sentence a notice shows: ``You set ...`` or ``Sara turned off ...``."""
+    return f"{'You' if message.outgoing else message.sender} {message.text or ''}"
+
+
+def _store_notice(db: Database, contact_id: int, timer: Timer, *, mine: bool, now: int) -> int:
+    """A notice in the conversation with ``contact_id``; returns its row id."""
+    return db.execute(
+        "INSERT INTO messages (contact_id, msg_id, outgoing, text, sent_at, stored_at, status) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            contact_id,
+            secrets.token_bytes(16),  # local only: never sent, so no receipt can name it
+            int(mine),
+            notice_phrase(timer.seconds),
+            timer.set_at,
+            now,
+            NOTICE,
+        ),
+    )
+
+
 def conversation_timer(db: Database, contact_id: int, alias: str = "") -> TimerSetting:
     """The default timer of the conversation with ``contact_id``."""
     row = db.one(
@@ -165,24 +220,31 @@ def start(db: Database, message: int, seconds: int, now: int) -> None:
         )
 
 
-def received(db: Database, contact_id: int, item: Content, *, now: int) -> None:
-    """Honour the timer an incoming item carries, or a new conversation default."""
+def received(db: Database, contact_id: int, item: Content, *, now: int) -> int:
+    """Honour the timer an incoming item carries, or a new conversation default.
+
+    Returns the row id of the notice a changed default left in the history, else 0.
+    """
     if isinstance(item, Timer):
-        _timer_received(db, contact_id, item)
-    elif isinstance(item, Text | FileOffer) and item.expire > 0:
+        return _timer_received(db, contact_id, item, now=now)
+    if isinstance(item, Text | FileOffer) and item.expire > 0:
         row = db.one(
             "SELECT rowid_ FROM messages WHERE contact_id = ? AND msg_id = ? AND outgoing = 0",
             (contact_id, item.id),
         )
         if row is not None:
             start(db, int(row[0]), item.expire, now)
+    return 0
 
 
-def _timer_received(db: Database, contact_id: int, timer: Timer) -> None:
+def _timer_received(db: Database, contact_id: int, timer: Timer, *, now: int) -> int:
     current = conversation_timer(db, contact_id)
     if current.set_at is not None and current.set_at > timer.set_at:
-        return  # ours is newer; the peer will adopt it when our Timer arrives
+        return 0  # ours is newer; the peer will adopt it when our Timer arrives
     _store_timer(db, contact_id, timer, by_peer=True)
+    if timer.seconds == current.seconds:
+        return 0  # the same setting again: nothing changed
+    return _store_notice(db, contact_id, timer, mine=False, now=now)
 
 
 def _store_timer(db: Database, contact_id: int, timer: Timer, *, by_peer: bool) -> None:
@@ -208,10 +270,13 @@ async def set_timer(client: Client, alias: str, seconds: int) -> TimerSetting:
     timer = Timer(seconds=seconds, set_at=now)
     with db.transaction():
         contact = contacts.contact_by_alias(db, alias)
+        before = conversation_timer(db, contact.id).seconds
         session = contacts.load_session(db, contact.id, key)
         sealed = session.seal(content.encode(timer), now=now)
         contacts.save_session(db, contact.id, session, key)
         _store_timer(db, contact.id, timer, by_peer=False)
+        if seconds != before:
+            _store_notice(db, contact.id, timer, mine=True, now=now)
         outbox.enqueue(
             db,
             contact_id=contact.id,
@@ -258,19 +323,39 @@ def group_timer_for(db: Database, group_ref: int, expire: int | None) -> int:
 
 
 def group_timer_received(
-    db: Database, group_ref: int, timer: gc.GroupTimer, *, by: str, mine: bool
-) -> None:
-    """Adopt a group's ``GroupTimer`` unless the one we hold is newer (ours or read back)."""
+    db: Database, group_ref: int, timer: gc.GroupTimer, *, by: str, mine: bool, now: int
+) -> int:
+    """Adopt a group's ``GroupTimer`` unless the one we hold is newer (ours or read back).
+
+    Returns the row id of the notice a changed default left in the group's history, else 0.
+    """
     current = group_timer(db, group_ref)
     if current.set_at is not None and (current.set_at, current.seconds) >= (
         timer.set_at,
         timer.seconds,
     ):
-        return
+        return 0
     db.execute(
         "INSERT OR REPLACE INTO group_timers (group_ref, seconds, set_at, set_by, by_me) "
         "VALUES (?, ?, ?, ?, ?)",
         (group_ref, timer.seconds, timer.set_at, by, int(mine)),
+    )
+    if timer.seconds == current.seconds:
+        return 0  # the same setting again: nothing changed
+    return db.execute(
+        "INSERT INTO group_messages (group_ref, msg_id, sender, outgoing, kind, text, sent_at, "
+        "stored_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            group_ref,
+            secrets.token_bytes(16),
+            by,
+            int(mine),
+            NOTICE,
+            notice_phrase(timer.seconds),
+            timer.set_at,
+            now,
+            NOTICE,
+        ),
     )
 
 

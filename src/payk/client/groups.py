@@ -386,7 +386,7 @@ async def send_content(
         _save(db, row.id, member)
         rowid: int | None = None
         if isinstance(item, gc.GroupTimer):
-            disappearing.group_timer_received(db, row.id, item, by=client.name, mine=True)
+            disappearing.group_timer_received(db, row.id, item, by=client.name, mine=True, now=now)
         else:
             rowid = store_message(
                 db, row.id, item, sender=client.name, outgoing=True, now=now, text=text
@@ -536,10 +536,9 @@ def _store_received(client: Client, row: FeedRow, event: Received, *, outgoing: 
         client.warnings.append(f"group {row.name}: rejected a message from {event.name} ({exc})")
         return 0
     if isinstance(item, gc.GroupTimer):
-        disappearing.group_timer_received(
-            client.profile.db, row.id, item, by=event.name, mine=outgoing
+        return disappearing.group_timer_received(  # a notice when the default changed
+            client.profile.db, row.id, item, by=event.name, mine=outgoing, now=client.clock()
         )
-        return 0
     return store_message(
         client.profile.db,
         row.id,

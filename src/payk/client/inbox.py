@@ -165,7 +165,7 @@ def _message(
     elif isinstance(item, Receipt):
         db.execute_many(  # a read receipt wins over a delivery receipt, whichever comes first
             "UPDATE messages SET status = ? WHERE contact_id = ? AND msg_id = ? "
-            "AND outgoing = 1 AND status != 'read'",
+            "AND outgoing = 1 AND status NOT IN ('read', 'notice')",
             [("read" if item.read else "delivered", contact_id, i) for i in item.ids],
         )
     elif isinstance(item, Timer):
@@ -173,7 +173,9 @@ def _message(
     else:
         contacts.add_targets(db, contact_id, [ref.address() for ref in item.mailboxes])
         contacts.take_peer_name(db, contact_id, item.name)
-    disappearing.received(db, contact_id, item, now=now)
+    notice = disappearing.received(db, contact_id, item, now=now)
+    if notice:  # the default changed: show the notice with the new messages, no receipt
+        result.messages.append(notice)
 
 
 def _file_done(done: int | None, contact_id: int, db: Database, result: InboxResult) -> None:

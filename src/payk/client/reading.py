@@ -4,7 +4,8 @@ Strategy: viewing a conversation (``payk history``, the TUI thread) marks every 
 message not yet read with ``read_at`` and queues one ``Receipt(read=True)`` back over the
 pairwise session; the sender's inbox then sets its copy's status to ``read``. Groups and
 channels have no read receipts. A reply names the answered message by its id; people give an
-id or an unambiguous hex prefix of one from the same conversation, resolved here.
+id or an unambiguous hex prefix of one from the same conversation, resolved here. Notices of a
+changed disappearing timer (status ``notice``) are never unread and cannot be answered.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ def resolve_reply(db: Database, contact_id: int, prefix: str) -> bytes:
     wanted = prefix.strip().lower()
     if not wanted or any(ch not in "0123456789abcdef" for ch in wanted):
         raise UsageError(f"--reply wants a message id (hex) from history, not {prefix!r}")
-    rows = db.query("SELECT msg_id FROM messages WHERE contact_id = ?", (contact_id,))
+    rows = db.query(  # a notice's id is local: it names nothing the contact has
+        "SELECT msg_id FROM messages WHERE contact_id = ? AND status != 'notice'", (contact_id,)
+    )
     found = [bytes(row[0]) for row in rows if bytes(row[0]).hex().startswith(wanted)]
     if not found:
         raise UsageError(f"no message {prefix} in this conversation (see payk history --json)")

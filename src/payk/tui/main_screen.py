@@ -25,6 +25,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, ListView
 
+from payk.client import disappearing
 from payk.client.facade import Client, Sent
 from payk.client.messages import Message as ChatMessage
 from payk.client.safety import lock
@@ -221,10 +222,11 @@ class MainScreen(Screen[None]):
 
     def action_reply(self) -> None:
         """Answer the conversation's last message: the next one sent quotes it."""
-        if self.current is None or not self._shown:
+        messages = [m for m in self._shown if not disappearing.is_notice(m)]
+        if self.current is None or not messages:
             self.notify("Nothing to reply to yet.", severity="warning")
             return
-        self.reply_to = self._shown[-1]
+        self.reply_to = messages[-1]
         lines = (self.reply_to.text or self.reply_to.file_name or "").splitlines() or [""]
         quoted = printable(lines[0])
         composer = self.query_one("#composer", Input)
@@ -348,6 +350,9 @@ class MainScreen(Screen[None]):
         await self._refresh_list()
         if self.current is not None and message.conversation == self.current.name:
             self._refresh_thread()
+            return
+        if disappearing.is_notice(message):  # shown in the thread, never counted as unread
+            self.notify(printable(disappearing.notice_line(message)), markup=False)
             return
         count = self.unread.get(message.conversation, 0) + 1
         self.unread[message.conversation] = count

@@ -6,7 +6,8 @@ client values (``Message``, ``Conversation``) with ``now`` passed in, as rich ``
 dropped too). Only bold, dim and italic are used, so the text reads the same on light and dark
 themes; colours come from the ``.tcss`` file through theme variables. QR codes are the one
 exception: they are drawn with explicit black and white so that a camera can read them on any
-theme.
+theme. A notice (someone changed the disappearing timer) is one dim centred line, not a
+message from someone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime, tzinfo
 import segno
 from rich.text import Text
 
+from payk.client import disappearing
 from payk.client.messages import Message
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "file_line",
     "human_size",
     "message_text",
+    "notice_text",
     "printable",
     "qr_text",
 ]
@@ -99,8 +102,19 @@ def file_line(message: Message) -> str:
     return line + "\n   in the encrypted store: Ctrl+O saves a copy"
 
 
+def notice_text(message: Message, *, now: int, tz: tzinfo | None = None) -> Text:
+    """A notice as one dim centred line: ``Sara turned off disappearing messages  14:05``."""
+    out = Text(justify="center", style="dim italic")
+    out.append(printable(disappearing.notice_line(message)))
+    out.append(f"  {clock_time(message.sent_at, now, tz)}")
+    return out
+
+
 def message_text(message: Message, *, now: int, tz: tzinfo | None = None) -> Text:
-    """One message: the line it answers (if any), who and when, then its text or file."""
+    """One message: the line it answers (if any), who and when, then its text or file; a
+    notice as ``notice_text``."""
+    if disappearing.is_notice(message):
+        return notice_text(message, now=now, tz=tz)
     out = Text()
     quoted = message.quoted()
     if quoted is not None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from textual.containers import VerticalScroll
 from textual.widgets import Label, ListItem, Static
 
+from payk.client import disappearing
 from payk.client.messages import Message
 from payk.tui.render import Conversation, conversation_label, message_text
 
@@ -69,5 +70,7 @@ class ThreadView(VerticalScroll):
 
 
 def _bubble(message: Message, now: int) -> Static:
+    if disappearing.is_notice(message):  # a system line, not a bubble from someone
+        return Static(message_text(message, now=now), classes="notice")
     side = "outgoing" if message.outgoing else "incoming"
     return Static(message_text(message, now=now), classes=f"msg {side} {message.status}")
