@@ -162,6 +162,17 @@ async def test_an_older_timer_change_does_not_override_a_newer_one(pair: Pair) -
     assert a.seconds == b.seconds == 600
 
 
+async def test_changes_made_in_the_same_second_settle_on_one_setting(pair: Pair) -> None:
+    await disappearing.set_timer(pair.alice, "Bob", 3600)
+    await disappearing.set_timer(pair.bob, "Alice", 60)  # the same second, crossing
+    await pair.alice.sync()
+    await pair.bob.sync()
+    await pair.alice.sync()
+    a = disappearing.conversation_timer(pair.alice.profile.db, pair.alice.contacts()[0].id)
+    b = disappearing.conversation_timer(pair.bob.profile.db, pair.bob.contacts()[0].id)
+    assert a.seconds == b.seconds == 3600
+
+
 async def test_a_timed_file_and_its_saved_copy_disappear(pair: Pair) -> None:
     original = pair.tmp / "leaflet.txt"
     original.write_text("the march starts at noon")

@@ -239,8 +239,13 @@ def received(db: Database, contact_id: int, item: Content, *, now: int) -> int:
 
 def _timer_received(db: Database, contact_id: int, timer: Timer, *, now: int) -> int:
     current = conversation_timer(db, contact_id)
-    if current.set_at is not None and current.set_at > timer.set_at:
-        return 0  # ours is newer; the peer will adopt it when our Timer arrives
+    if current.set_at is not None and (current.set_at, current.seconds) >= (
+        timer.set_at,
+        timer.seconds,
+    ):
+        # ours is newer (or, set in the same second, longer): the peer adopts it when our
+        # Timer arrives, so both sides settle on the same setting; or it is ours again
+        return 0
     _store_timer(db, contact_id, timer, by_peer=True)
     if timer.seconds == current.seconds:
         return 0  # the same setting again: nothing changed
