@@ -26,6 +26,7 @@ __all__ = [
     "Relay",
     "RelayFactory",
     "connect",
+    "contacts",
     "people",
     "press_button",
     "relay",
@@ -41,6 +42,16 @@ WAIT = 30.0
 @pytest.fixture(autouse=True)
 def _fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAYK_KDF_PROFILE", "fast")
+
+
+@pytest.fixture
+def contacts(relay: Relay, people: tuple[Payk, Payk]) -> tuple[Payk, Payk]:
+    """Alice and Bob, each with a profile on the relay, already contacts of each other."""
+    alice, bob = people
+    alice.init("Alice", [relay.address])
+    bob.init("Bob", [relay.address])
+    connect(alice, bob)
+    return alice, bob
 
 
 def keys(text: str) -> list[str]:

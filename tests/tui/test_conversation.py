@@ -7,7 +7,7 @@ from textual.widgets import Input, Label, ListView
 from payk.tui.main_screen import MainScreen
 from payk.tui.unlock import UnlockScreen
 from payk.tui.widgets import ConversationItem, ThreadView
-from tests.tui.conftest import Payk, Relay, connect, running, type_text, until
+from tests.tui.conftest import Payk, running, type_text, until
 
 
 def _thread_text(app: object) -> str:
@@ -20,11 +20,8 @@ def _names(app: object) -> list[str]:
     return [item.conversation.name for item in view.query(ConversationItem)]
 
 
-async def test_wrong_passphrase_then_the_right_one(relay: Relay, people: tuple[Payk, Payk]) -> None:
-    alice, bob = people
-    alice.init("Alice", [relay.address])
-    bob.init("Bob", [relay.address])
-    connect(alice, bob)
+async def test_wrong_passphrase_then_the_right_one(contacts: tuple[Payk, Payk]) -> None:
+    alice, _ = contacts
     async with running(alice, unlock=False) as (app, pilot):
         assert isinstance(app.screen, UnlockScreen)
         await type_text(pilot, "not it")
@@ -39,13 +36,8 @@ async def test_wrong_passphrase_then_the_right_one(relay: Relay, people: tuple[P
         assert _names(app) == ["Bob"]
 
 
-async def test_a_message_typed_in_one_app_arrives_in_the_other(
-    relay: Relay, people: tuple[Payk, Payk]
-) -> None:
-    alice, bob = people
-    alice.init("Alice", [relay.address])
-    bob.init("Bob", [relay.address])
-    connect(alice, bob)
+async def test_a_message_typed_in_one_app_arrives_in_the_other(contacts: tuple[Payk, Payk]) -> None:
+    alice, bob = contacts
     async with running(alice) as (a_app, a_pilot), running(bob) as (b_app, b_pilot):
         assert _names(a_app) == ["Bob"] and _names(b_app) == ["Alice"]
         await a_pilot.click("#composer")

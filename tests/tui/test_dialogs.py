@@ -69,13 +69,8 @@ async def test_invite_in_one_app_accept_in_the_other(
         await until(a_pilot, lambda: "salam" in _thread_text(a_app), "Bob's first message")
 
 
-async def test_safety_code_matches_the_other_side_and_confirms(
-    relay: Relay, people: tuple[Payk, Payk]
-) -> None:
-    alice, bob = people
-    alice.init("Alice", [relay.address])
-    bob.init("Bob", [relay.address])
-    connect(alice, bob)
+async def test_safety_code_matches_the_other_side_and_confirms(contacts: tuple[Payk, Payk]) -> None:
+    alice, bob = contacts
     theirs = bob("verify", "Alice").data["code"]
     async with running(alice) as (app, pilot):
         assert "not verified" in _text(app, "#thread-title")

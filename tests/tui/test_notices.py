@@ -10,7 +10,7 @@ from textual.widgets import Static
 from payk.client.messages import Message
 from payk.tui.render import message_text, notice_text
 from payk.tui.widgets import ThreadView
-from tests.tui.conftest import Payk, Relay, connect, running, until
+from tests.tui.conftest import Payk, running, until
 
 NOW = int(datetime(2026, 11, 25, 9, 30, tzinfo=UTC).timestamp())
 
@@ -52,12 +52,9 @@ def test_a_notice_text_cannot_drive_the_terminal() -> None:
 
 
 async def test_the_thread_shows_a_timer_change_as_a_system_line(
-    relay: Relay, people: tuple[Payk, Payk]
+    contacts: tuple[Payk, Payk],
 ) -> None:
-    alice, bob = people
-    alice.init("Alice", [relay.address])
-    bob.init("Bob", [relay.address])
-    connect(alice, bob)
+    alice, bob = contacts
     alice("disappear", "Bob", "1d")
     async with running(bob) as (app, pilot):
         thread = app.screen.query_one("#thread", ThreadView)
