@@ -19,27 +19,12 @@ from payk.client import channels, feed_http, feed_mirrors, groups
 from payk.client.facade import Client
 from payk.client.feed_rows import by_name
 from payk.errors import FingerprintMismatchError, NetworkError
-from payk.net.memory import MemoryNetwork, MemoryRelayConnection
-from payk.net.relay import FeedCreds
+from payk.net.memory import MemoryNetwork
 from payk.protocol import channel as ch
 from payk.protocol import envelope as env
 from payk.protocol import primitives
 from payk.protocol.address import RelayAddress, b64u_encode
-
-_FEEDS: dict[bytes, list[bytes]] = {}
-
-
-async def _create_feed(self: MemoryRelayConnection) -> FeedCreds:
-    self._check()  # a relay that is down refuses, like a real one
-    creds = FeedCreds(feed_id=primitives.random_bytes(16), writer_seed=primitives.random_bytes(32))
-    _FEEDS[creds.feed_id] = []
-    return creds
-
-
-async def _append(self: MemoryRelayConnection, feed: FeedCreds, envelope: bytes) -> int:
-    self._check()
-    _FEEDS[feed.feed_id].append(envelope)
-    return len(_FEEDS[feed.feed_id]) - 1
+from tests.client import memory_feeds
 
 
 @dataclass
@@ -53,8 +38,7 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
-    monkeypatch.setattr(MemoryRelayConnection, "create_feed", _create_feed, raising=False)
-    monkeypatch.setattr(MemoryRelayConnection, "append", _append, raising=False)
+    memory_feeds.install(monkeypatch, reads=False)  # readers use anonymous GETs only
     net = MemoryNetwork()
     gets: list[RelayAddress] = []
 
@@ -72,8 +56,7 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
             raise NetworkError(f"could not read the feed on {relay.host}: refused")
         if relay in net.impostor:
             raise FingerprintMismatchError("the relay presented another TLS key")
-        entries = _FEEDS[feed_id][offset : offset + limit]
-        return [(offset + i, entry) for i, entry in enumerate(entries)]
+        return memory_feeds.entries(feed_id, offset, limit)
 
     monkeypatch.setattr(feed_http, "get_feed", get_feed)
     relays = [net.add_relay(4200), net.add_relay(4201)]
@@ -104,7 +87,9 @@ def _texts(messages: list[object]) -> list[str]:
 
 def _feeds(client: Client) -> list[list[bytes]]:
     row = by_name(client.profile.db, "News", kind="channel")
-    return [_FEEDS[place.feed_id] for place in feed_mirrors.places(client.profile.db, row)]
+    return [
+        memory_feeds.FEEDS[place.feed_id] for place in feed_mirrors.places(client.profile.db, row)
+    ]
 
 
 def _rejected(client: Client) -> list[str]:
@@ -214,7 +199,8 @@ async def test_a_single_relay_channel_is_unchanged(tmp_path: Path, world: World)
     assert ch.decode_channel_link(link).mirrors == []
     await channels.subscribe(world.reader, link)
     assert (await groups.send_text(solo, "Alone", "solo post"))[1] == 1
-    _FEEDS[row.feed_id].append(_FEEDS[row.feed_id][0])  # one copy: a replay is still reported
+    feed = memory_feeds.FEEDS[row.feed_id]
+    feed.append(feed[0])  # one copy: a replay is still reported
     assert _texts(await groups.sync_all(world.reader)) == ["solo post"]
     assert _rejected(world.reader) == [
         "channel Alone: rejected a post (a replayed or reordered post (number 0))"

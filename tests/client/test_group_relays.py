@@ -11,34 +11,10 @@ import pytest
 from payk.client import feed_mirrors, groups
 from payk.client.facade import Client
 from payk.errors import NetworkError
-from payk.net.memory import MemoryNetwork, MemoryRelayConnection
-from payk.net.relay import FeedCreds
-from payk.protocol import primitives
+from payk.net.memory import MemoryNetwork
 from payk.protocol.address import RelayAddress
 from payk.protocol.group_link import decode_group_link
-
-_FEEDS: dict[bytes, list[bytes]] = {}
-
-
-async def _create_feed(self: MemoryRelayConnection) -> FeedCreds:
-    self._check()  # a relay that is down refuses, like a real one
-    creds = FeedCreds(feed_id=primitives.random_bytes(16), writer_seed=primitives.random_bytes(32))
-    _FEEDS[creds.feed_id] = []
-    return creds
-
-
-async def _append(self: MemoryRelayConnection, feed: FeedCreds, envelope: bytes) -> int:
-    self._check()
-    _FEEDS[feed.feed_id].append(envelope)
-    return len(_FEEDS[feed.feed_id]) - 1
-
-
-async def _read_feed(
-    self: MemoryRelayConnection, feed_id: bytes, *, offset: int, limit: int = 100
-) -> list[tuple[int, bytes]]:
-    self._check()
-    entries = _FEEDS[feed_id][offset : offset + limit]
-    return [(offset + i, entry) for i, entry in enumerate(entries)]
+from tests.client import memory_feeds
 
 
 @dataclass
@@ -51,8 +27,7 @@ class Pair:
 
 @pytest.fixture
 async def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Pair]:
-    for name, fn in (("create_feed", _create_feed), ("append", _append), ("read_feed", _read_feed)):
-        monkeypatch.setattr(MemoryRelayConnection, name, fn, raising=False)
+    memory_feeds.install(monkeypatch)
     net = MemoryNetwork()
     relays = [net.add_relay(4100), net.add_relay(4101)]
     alice, bob = (

@@ -15,13 +15,11 @@ from payk.cli.safety_cmd import render_timer
 from payk.client import channels, disappearing, feed_rows, groups
 from payk.client.facade import Client
 from payk.errors import RemoteProtocolError, UsageError
-from payk.net.memory import MemoryNetwork, MemoryRelayConnection
-from payk.net.relay import FeedCreds
+from payk.net.memory import MemoryNetwork
 from payk.protocol import group_content as gc
-from payk.protocol import primitives
+from tests.client import memory_feeds
 
 START = 1_800_000_000
-_FEEDS: dict[bytes, list[bytes]] = {}
 
 
 class Clock:
@@ -32,24 +30,6 @@ class Clock:
 
     def __call__(self) -> int:
         return self.now
-
-
-async def _create_feed(self: MemoryRelayConnection) -> FeedCreds:
-    creds = FeedCreds(feed_id=primitives.random_bytes(16), writer_seed=primitives.random_bytes(32))
-    _FEEDS[creds.feed_id] = []
-    return creds
-
-
-async def _append(self: MemoryRelayConnection, feed: FeedCreds, envelope: bytes) -> int:
-    _FEEDS[feed.feed_id].append(envelope)
-    return len(_FEEDS[feed.feed_id]) - 1
-
-
-async def _read_feed(
-    self: MemoryRelayConnection, feed_id: bytes, *, offset: int, limit: int = 100
-) -> list[tuple[int, bytes]]:
-    entries = _FEEDS[feed_id][offset : offset + limit]
-    return [(offset + i, entry) for i, entry in enumerate(entries)]
 
 
 @dataclass
@@ -70,8 +50,7 @@ class Trio:
 
 @pytest.fixture
 async def trio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Trio]:
-    for name, fn in (("create_feed", _create_feed), ("append", _append), ("read_feed", _read_feed)):
-        monkeypatch.setattr(MemoryRelayConnection, name, fn, raising=False)
+    memory_feeds.install(monkeypatch)
     net, clock = MemoryNetwork(), Clock()
     relay = net.add_relay(4200)
     people = [

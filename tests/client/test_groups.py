@@ -13,29 +13,8 @@ from payk.client import groups
 from payk.client.facade import Client
 from payk.client.feed_listen import FeedPoller
 from payk.errors import InvitationError, RemoteProtocolError, UsageError
-from payk.net.memory import MemoryNetwork, MemoryRelayConnection
-from payk.net.relay import FeedCreds
-from payk.protocol import primitives
-
-_FEEDS: dict[bytes, list[bytes]] = {}
-
-
-async def _create_feed(self: MemoryRelayConnection) -> FeedCreds:
-    creds = FeedCreds(feed_id=primitives.random_bytes(16), writer_seed=primitives.random_bytes(32))
-    _FEEDS[creds.feed_id] = []
-    return creds
-
-
-async def _append(self: MemoryRelayConnection, feed: FeedCreds, envelope: bytes) -> int:
-    _FEEDS[feed.feed_id].append(envelope)
-    return len(_FEEDS[feed.feed_id]) - 1
-
-
-async def _read_feed(
-    self: MemoryRelayConnection, feed_id: bytes, *, offset: int, limit: int = 100
-) -> list[tuple[int, bytes]]:
-    entries = _FEEDS[feed_id][offset : offset + limit]
-    return [(offset + i, entry) for i, entry in enumerate(entries)]
+from payk.net.memory import MemoryNetwork
+from tests.client import memory_feeds
 
 
 @dataclass
@@ -51,8 +30,7 @@ class Trio:
 
 @pytest.fixture
 async def trio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Trio]:
-    for name, fn in (("create_feed", _create_feed), ("append", _append), ("read_feed", _read_feed)):
-        monkeypatch.setattr(MemoryRelayConnection, name, fn, raising=False)
+    memory_feeds.install(monkeypatch)
     net = MemoryNetwork()
     relay = net.add_relay(4000)
     people = [
