@@ -116,20 +116,6 @@ def _nginx_cpu_ns(master: int) -> int:
     return sum(cpu_ns(pid) for pid in (master, *_children(master)))
 
 
-async def _wait_port(port: int, proc: asyncio.subprocess.Process, what: str) -> None:
-    async with asyncio.timeout(relay_bench.START_TIMEOUT):
-        while True:
-            if proc.returncode is not None:
-                raise RuntimeError(f"{what} exited with status {proc.returncode} on start")
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            return
-
-
 @contextlib.asynccontextmanager
 async def _nginx(binary: str, folder: Path, port: int, upstream: int) -> AsyncIterator[int]:
     conf = folder / "nginx.conf"
@@ -147,7 +133,7 @@ async def _nginx(binary: str, folder: Path, port: int, upstream: int) -> AsyncIt
         stdin=asyncio.subprocess.DEVNULL,
     )
     try:
-        await _wait_port(port, proc, "nginx")
+        await relay_bench.wait_port(port, proc, "nginx")
         yield proc.pid
     finally:
         await relay_bench._stop(proc)

@@ -141,15 +141,7 @@ async def _mosquitto(workdir: Path) -> AsyncIterator[tuple[int, str]]:
     binary = apt.find_binary("mosquitto") or "mosquitto"
     proc = await asyncio.create_subprocess_exec(binary, "-c", str(conf))
     try:
-        async with asyncio.timeout(START_TIMEOUT):
-            while True:
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", port)
-                except OSError:
-                    await asyncio.sleep(0.05)
-                    continue
-                writer.close()
-                break
+        await wait_port(port, proc, "mosquitto")
         yield proc.pid, str(port)
     finally:
         await _stop(proc)
@@ -232,6 +224,21 @@ def _ratios(base: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
             )
         }
     return ratios
+
+
+async def wait_port(port: int, proc: asyncio.subprocess.Process, what: str) -> None:
+    """Wait until ``proc`` (called ``what`` in errors) accepts connections on ``port``."""
+    async with asyncio.timeout(START_TIMEOUT):
+        while True:
+            if proc.returncode is not None:
+                raise RuntimeError(f"{what} exited with status {proc.returncode} on start")
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            return
 
 
 async def _mosquitto_missing() -> str | None:
