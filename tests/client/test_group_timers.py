@@ -18,18 +18,7 @@ from payk.errors import RemoteProtocolError, UsageError
 from payk.net.memory import MemoryNetwork
 from payk.protocol import group_content as gc
 from tests.client import memory_feeds
-
-START = 1_800_000_000
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> int:
-        return self.now
+from tests.client.test_disappearing import START, Clock
 
 
 @dataclass
