@@ -1,4 +1,5 @@
-"""The session kept after a save is reused only while the store still holds exactly it."""
+"""How a contact's session is stored: in two parts, and kept after a save only while the store
+still holds exactly it."""
 
 from __future__ import annotations
 
@@ -82,5 +83,44 @@ async def test_a_session_advanced_elsewhere_is_restored_from_the_store(tmp_path:
     with db.transaction():
         now_here = contacts.load_session(db, contact.id, key)
     assert now_here is not mine and _sent(now_here) == _sent(mine) + 1
+    await alice.close()
+    await bob.close()
+
+
+def _stored(db: Database, contact_id: int) -> tuple[bytes, bytes | None]:
+    """The contact row's session part and the ratchet row (None: no ratchet row)."""
+    fixed = db.one("SELECT session FROM contacts WHERE id = ?", (contact_id,))
+    ratchet = db.one("SELECT state FROM session_ratchets WHERE contact_id = ?", (contact_id,))
+    assert fixed is not None
+    return bytes(fixed[0]), None if ratchet is None else bytes(ratchet[0])
+
+
+async def test_a_send_rewrites_the_ratchet_row_and_leaves_the_contact_row(tmp_path: Path) -> None:
+    alice, bob = await _pair(tmp_path)
+    db = bob.profile.db
+    contact = contacts.contact_by_alias(db, "Alice")
+    before = _stored(db, contact.id)
+    await bob.send_text("Alice", "one of many")
+    after = _stored(db, contact.id)
+    assert after[0] == before[0] and after[1] not in (None, before[1])
+    await alice.sync()
+    assert [m.text for m in alice.history("Bob")][-1] == "one of many"
+    await alice.close()
+    await bob.close()
+
+
+async def test_a_session_stored_whole_before_the_split_loads_and_splits(tmp_path: Path) -> None:
+    alice, bob = await _pair(tmp_path)
+    db, key = bob.profile.db, bob.profile.pickle_key
+    contact = contacts.contact_by_alias(db, "Alice")
+    with db.transaction():  # what a profile from before schema 9 holds
+        whole = contacts.load_session(db, contact.id, key).to_bytes(key)
+        db.execute("UPDATE contacts SET session = ? WHERE id = ?", (whole, contact.id))
+        db.execute("DELETE FROM session_ratchets WHERE contact_id = ?", (contact.id,))
+    await bob.send_text("Alice", "still here")
+    fixed, ratchet = _stored(db, contact.id)
+    assert ratchet is not None and fixed != whole and len(fixed) + len(ratchet) < len(whole)
+    await alice.sync()
+    assert [m.text for m in alice.history("Bob")][-1] == "still here"
     await alice.close()
     await bob.close()

@@ -303,11 +303,11 @@ class Client:
                 self.profile.db.execute(
                     "UPDATE messages SET reply_to = ? WHERE rowid_ = ?", (answers, rowid)
                 )
-        if wait:
-            await self.flush(force=True)
-        else:
+        if not wait:
             self._flush_soon()
             await asyncio.sleep(0)  # let the flush start before the next send
+            return Sent(id=msg_id.hex(), paths=0)  # no relay has answered yet
+        await self.flush(force=True)
         return self._sent(rowid)
 
     async def send_file(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass
 
@@ -63,20 +64,7 @@ class RelayAddress:
         Raises:
             UsageError: the text is not a relay address.
         """
-        text = text.strip()
-        if not text.startswith(_SCHEME) or "@" not in text:
-            raise UsageError(
-                f"not a relay address (expected payk://FINGERPRINT@HOST:PORT): {text!r}"
-            )
-        fingerprint_text, _, hostport = text[len(_SCHEME) :].partition("@")
-        host, sep, port_text = hostport.rpartition(":")
-        if not sep or not port_text.isdigit():
-            raise UsageError(f"a relay address needs a port: {text!r}")
-        try:
-            fingerprint = b64u_decode(fingerprint_text)
-        except ValueError as exc:
-            raise UsageError(f"the relay fingerprint is not base64url: {text!r}") from exc
-        return cls(fingerprint=fingerprint, host=host, port=int(port_text))
+        return _parse_relay(text)
 
     @property
     def connect_host(self) -> str:
@@ -90,6 +78,22 @@ class RelayAddress:
 
     def __str__(self) -> str:
         return f"{_SCHEME}{b64u_encode(self.fingerprint)}@{self.host}:{self.port}"
+
+
+@functools.lru_cache(maxsize=1024)  # every send and flush names its relays as text
+def _parse_relay(text: str) -> RelayAddress:
+    text = text.strip()
+    if not text.startswith(_SCHEME) or "@" not in text:
+        raise UsageError(f"not a relay address (expected payk://FINGERPRINT@HOST:PORT): {text!r}")
+    fingerprint_text, _, hostport = text[len(_SCHEME) :].partition("@")
+    host, sep, port_text = hostport.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise UsageError(f"a relay address needs a port: {text!r}")
+    try:
+        fingerprint = b64u_decode(fingerprint_text)
+    except ValueError as exc:
+        raise UsageError(f"the relay fingerprint is not base64url: {text!r}") from exc
+    return RelayAddress(fingerprint=fingerprint, host=host, port=int(port_text))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,6 +26,8 @@ States and invariants (the full construction is in docs/protocol.md):
 
 from __future__ import annotations
 
+import base64
+import functools
 from dataclasses import dataclass
 
 import msgspec
@@ -55,6 +57,8 @@ __all__ = [
 
 MAX_PLAINTEXT = 61440
 _STATE_VERSION = 1
+_IDENTITIES_VERSION = 2  # to_parts: the identities a session was made with
+_RATCHET_VERSION = 3  # to_parts: everything else, Olm pickle as raw bytes
 _SIGN_LABEL = b"payk/v1/pairwise/handshake-signature"
 _STORAGE_LABEL = b"payk/v1/pairwise/storage"
 _PICKLE_LABEL = b"payk/v1/pairwise/storage-pickle"
@@ -90,6 +94,12 @@ class _Stored(msgspec.Struct):
     olm: bytes
 
 
+class _Identities(msgspec.Struct, array_like=True):
+    own: bytes
+    peer_keys: bytes
+    peer: bytes | None
+
+
 def is_handshake(envelope: bytes) -> bool:
     """Whether ``envelope`` is a HANDSHAKE (an answer to one of this profile's invitations)."""
     return len(envelope) > 1 and envelope[0] == env.VERSION and envelope[1] == env.Kind.HANDSHAKE
@@ -107,12 +117,13 @@ def handshake_invite_id(envelope: bytes) -> bytes:
 class PairwiseSession:
     """One side of a conversation with one contact."""
 
-    __slots__ = ("_config", "_olm", "_state")
+    __slots__ = ("_config", "_olm", "_state", "_stored_identities")
 
     def __init__(self, state: st.SessionState, olm: p.OlmSession, config: SessionConfig) -> None:
         self._state = state
         self._olm = olm
         self._config = config
+        self._stored_identities: _Identities | None = None  # as to_parts last gave or took them
 
     # --- creation ------------------------------------------------------------------------------
 
@@ -434,6 +445,72 @@ class PairwiseSession:
             raise DecryptionError("not a stored payk session") from exc
         return cls(stored.state, p.OlmSession.from_pickle(stored.olm, pickle_key), config)
 
+    def to_parts(self, storage_key: bytes) -> tuple[bytes | None, bytes]:
+        """The session as two sealed parts: its identities, and everything else.
+
+        The identities (both public identities, about 2.5 KB) are fixed once the peer's is
+        known, while the rest changes with every message: kept apart, a send rewrites about
+        3 KB instead of 6.6 (one database page instead of a row with overflow pages). The
+        identities part is None when it is what this object last gave or was restored from;
+        a store keeps the part it has then. Each part carries a fresh nonce.
+        """
+        pickle_key, seal_key = _storage_keys(storage_key)
+        state = self._state
+        identities = _Identities(own=state.own, peer_keys=state.peer_keys, peer=state.peer)
+        fixed = None
+        if identities != self._stored_identities:
+            fixed = _seal_part(seal_key, _IDENTITIES_VERSION, msgspec.msgpack.encode(identities))
+            self._stored_identities = identities
+        olm = base64.b64decode(self._olm.pickle(pickle_key) + b"=" * 3)  # 3 pads any length
+        moving = msgspec.structs.replace(state, own=b"", peer_keys=b"", peer=None)
+        blob = msgspec.msgpack.encode(_Stored(version=_RATCHET_VERSION, state=moving, olm=olm))
+        return fixed, _seal_part(seal_key, _RATCHET_VERSION, blob)
+
+    @classmethod
+    def from_parts(
+        cls,
+        identities: bytes,
+        ratchet: bytes,
+        storage_key: bytes,
+        *,
+        config: SessionConfig = SessionConfig(),
+    ) -> PairwiseSession:
+        """Restore a session stored by :meth:`to_parts`.
+
+        Raises:
+            DecryptionError: wrong storage key, parts of different kinds, or altered data.
+        """
+        pickle_key, seal_key = _storage_keys(storage_key)
+        try:
+            fixed = msgspec.msgpack.decode(
+                _open_part(seal_key, _IDENTITIES_VERSION, identities), type=_Identities
+            )
+            stored = msgspec.msgpack.decode(
+                _open_part(seal_key, _RATCHET_VERSION, ratchet), type=_Stored
+            )
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise DecryptionError("not a stored payk session") from exc
+        state = msgspec.structs.replace(
+            stored.state, own=fixed.own, peer_keys=fixed.peer_keys, peer=fixed.peer
+        )
+        olm = base64.b64encode(stored.olm).rstrip(b"=")
+        session = cls(state, p.OlmSession.from_pickle(olm, pickle_key), config)
+        session._stored_identities = fixed
+        return session
+
+
+def _seal_part(seal_key: bytes, version: int, blob: bytes) -> bytes:
+    nonce = p.random_bytes(p.AEAD_NONCE_LEN)
+    head = bytes((version,))
+    return head + nonce + p.aead_seal(seal_key, nonce, blob, _STORAGE_LABEL + head)
+
+
+def _open_part(seal_key: bytes, version: int, data: bytes) -> bytes:
+    head, nonce = data[:1], data[1 : 1 + p.AEAD_NONCE_LEN]
+    if head != bytes((version,)) or len(nonce) != p.AEAD_NONCE_LEN:
+        raise DecryptionError("not a stored payk session")
+    return p.aead_open(seal_key, nonce, data[1 + p.AEAD_NONCE_LEN :], _STORAGE_LABEL + head)
+
 
 def _invitee_identity(
     identity: Identity, inner: outer.HandshakeInner, th1: bytes
@@ -456,6 +533,7 @@ def _check_counter_left(epoch: ep.Epoch) -> None:
         )
 
 
+@functools.lru_cache(maxsize=16)  # one profile key in practice; two HKDFs per save otherwise
 def _storage_keys(storage_key: bytes) -> tuple[bytes, bytes]:
     if len(storage_key) != p.PICKLE_KEY_LEN:
         raise LocalProtocolError("a storage key is 32 bytes")

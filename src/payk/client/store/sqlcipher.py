@@ -46,6 +46,7 @@ class Database:
         self._conn = conn
         self._depth = 0
         self._unsynced = False  # a commit since the last durable one did not wait for the disk
+        self._durable = True  # the connection's synchronous level is FULL (else NORMAL)
 
     @classmethod
     def open(cls, path: Path, key: bytes) -> Database:
@@ -103,13 +104,14 @@ class Database:
     def transaction(self, *, durable: bool = True) -> Iterator[Database]:
         """Everything inside commits together, or nothing does (nested calls join the outer).
 
-        ``durable=False`` commits without waiting for the disk (``synchronous = NORMAL`` for
-        this one commit): a power cut may undo it, a crashed process never does, and the next
-        durable commit (or ``sync``) makes it durable too (the write-ahead log is written in
-        order and one fsync covers it all). For bookkeeping whose loss repeats work (an outbox
-        row deleted after the relay took it: lost, the envelope is sent again and the receiver
-        drops the copy), and for a ratchet step only if ``sync`` runs before its envelope
-        leaves the device (``outbox.pending`` does that).
+        ``durable=False`` commits without waiting for the disk (``synchronous = NORMAL``; the
+        level stays until a durable commit or a statement outside a transaction needs FULL
+        again, so a burst of sends sets it once): a power cut may undo it, a crashed process
+        never does, and the next durable commit (or ``sync``) makes it durable too (the
+        write-ahead log is written in order and one fsync covers it all). For bookkeeping whose
+        loss repeats work (an outbox row deleted after the relay took it: lost, the envelope is
+        sent again and the receiver drops the copy), and for a ratchet step only if ``sync``
+        runs before its envelope leaves the device (``outbox.pending`` does that).
 
         Raises:
             StorageError: the commit failed (the transaction was rolled back).
@@ -121,8 +123,7 @@ class Database:
             finally:
                 self._depth -= 1
             return
-        if not durable:
-            self._run("PRAGMA synchronous = NORMAL")  # read at commit; not allowed inside one
+        self._synchronous(durable)
         try:
             self._run("BEGIN IMMEDIATE")
             self._depth = 1
@@ -135,8 +136,13 @@ class Database:
             raise
         finally:
             self._depth = 0
-            if not durable:
-                self._conn.execute("PRAGMA synchronous = FULL")
+
+    def _synchronous(self, durable: bool) -> None:
+        """Set the level the next commit uses (read at commit; not allowed inside a
+        transaction). It stays set, so a run of commits of one kind sets it once."""
+        if durable != self._durable:
+            self._run(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            self._durable = durable
 
     def sync(self) -> None:
         """Make every commit so far durable (one fsync), if one of them did not wait."""
@@ -153,11 +159,15 @@ class Database:
     def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; returns the row id it inserted, or 0 (also for an ignored insert:
         SQLite's ``lastrowid`` would still name the previous insert)."""
+        if not self._depth:  # a statement outside a transaction commits by itself, durably
+            self._synchronous(True)
         cursor = self._run(sql, params)
         return int(cursor.lastrowid or 0) if cursor.rowcount != 0 else 0
 
     def execute_many(self, sql: str, rows: Sequence[Params]) -> None:
         """Run one statement for each parameter set."""
+        if not self._depth:
+            self._synchronous(True)
         try:
             self._conn.executemany(sql, rows)
         except sqlcipher3.Error as exc:
@@ -165,6 +175,8 @@ class Database:
 
     def changes(self, sql: str, params: Params = ()) -> int:
         """Run one statement; returns how many rows it changed."""
+        if not self._depth:
+            self._synchronous(True)
         return int(self._run(sql, params).rowcount)
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
