@@ -281,10 +281,16 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _figures(
-    count: int, seconds: float, cpu: float, clients: float, latencies: list[float]
+    count: int,
+    seconds: float,
+    cpu: float,
+    clients: float,
+    latencies: list[float],
+    sender: float | None = None,
 ) -> dict[str, Any]:
-    """``cpu`` is the server's CPU seconds, ``clients`` the sender's and receiver's together."""
-    return {
+    """``cpu`` is the server's CPU seconds, ``clients`` the sender's and receiver's together;
+    ``sender`` the sender's alone where it can be told apart (payk's sender is this process)."""
+    figures = {
         "messages": count,
         "msgs_per_s": count / seconds,
         "server_cpu_ms_per_msg": cpu / count * 1000,
@@ -293,6 +299,10 @@ def _figures(
         "latency_p50_ms": statistics.median(latencies),
         "latency_p99_ms": _percentile(latencies, 0.99),
     }
+    if sender is not None:
+        figures["sender_cpu_ms_per_msg"] = sender / count * 1000
+        figures["receiver_cpu_ms_per_msg"] = (clients - sender) / count * 1000
+    return figures
 
 
 async def _payk_burst(workdir: Path, count: int, *, wait: bool) -> dict[str, Any]:
@@ -312,15 +322,18 @@ async def _payk_burst(workdir: Path, count: int, *, wait: bool) -> dict[str, Any
                 await _deliver(sender, lines, ["warm-up"], wait=True)
                 bodies = [f"message {i}" for i in range(count)]
                 cpu_before = cpu_seconds(pid)
-                clients_before = time.process_time() + cpu_seconds(listener)
+                sender_before = time.process_time()
+                clients_before = sender_before + cpu_seconds(listener)
                 started = time.perf_counter()
                 sent_at, arrived = await _deliver(sender, lines, bodies, wait=wait)
                 cpu = cpu_seconds(pid) - cpu_before
-                clients = time.process_time() + cpu_seconds(listener) - clients_before
+                sending = time.process_time() - sender_before
+                clients = sending + cpu_seconds(listener) - (clients_before - sender_before)
         finally:
             await sender.close()
     latencies = [(arrived[b] - sent_at[b]) * 1000 for b in bodies]
-    return _figures(count, max(arrived.values()) - started, cpu, clients, latencies)
+    seconds = max(arrived.values()) - started
+    return _figures(count, seconds, cpu, clients, latencies, sender=sending)
 
 
 async def _deliver(
@@ -399,9 +412,13 @@ def _median_with_spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "server_cpu_ms_per_msg",
         "clients_cpu_ms_per_msg",
         "total_cpu_ms_per_msg",
+        "sender_cpu_ms_per_msg",
+        "receiver_cpu_ms_per_msg",
         "latency_p50_ms",
         "latency_p99_ms",
     ):
+        if key not in runs[0]:  # the sender's own share: payk's runs only
+            continue
         values = [r[key] for r in runs]
         merged[key] = statistics.median(values)
         merged[f"{key}_min"], merged[f"{key}_max"] = min(values), max(values)
@@ -449,6 +466,9 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
     total = statistics.median(r["total_cpu_ms_per_msg"] for r in runs["payk"])
     ceiling = (os.cpu_count() or 1) * 1000 / total if total else None
     best = statistics.median(r["msgs_per_s"] for r in best_matrix)
+    # one sender is one process: its own CPU per message caps it on one core
+    sending = statistics.median(r["sender_cpu_ms_per_msg"] for r in runs["payk"])
+    sender_ceiling = 1000 / sending if sending else None
     return {
         "synapse_startup_s": startup,
         **{name: _median_with_spread(found) for name, found in runs.items()},
@@ -464,5 +484,7 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
             "synapse_over_payk_server_cpu_per_msg_max": cpu.get("max"),
             "payk_cpu_ceiling_msgs_per_s": ceiling,
             "payk_cpu_ceiling_over_synapse": ceiling / best if ceiling else None,
+            "payk_sender_ceiling_msgs_per_s": sender_ceiling,
+            "payk_sender_ceiling_over_synapse": sender_ceiling / best if sender_ceiling else None,
         },
     }
