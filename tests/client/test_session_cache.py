@@ -95,6 +95,14 @@ def _stored(db: Database, contact_id: int) -> tuple[bytes, bytes | None]:
     return bytes(fixed[0]), None if ratchet is None else bytes(ratchet[0])
 
 
+async def _arrives_then_close(alice: Client, bob: Client, text: str) -> None:
+    """Alice reads Bob's last message: the session he stored still seals what she opens."""
+    await alice.sync()
+    assert [m.text for m in alice.history("Bob")][-1] == text
+    await alice.close()
+    await bob.close()
+
+
 async def test_a_send_rewrites_the_ratchet_row_and_leaves_the_contact_row(tmp_path: Path) -> None:
     alice, bob = await _pair(tmp_path)
     db = bob.profile.db
@@ -103,10 +111,7 @@ async def test_a_send_rewrites_the_ratchet_row_and_leaves_the_contact_row(tmp_pa
     await bob.send_text("Alice", "one of many")
     after = _stored(db, contact.id)
     assert after[0] == before[0] and after[1] not in (None, before[1])
-    await alice.sync()
-    assert [m.text for m in alice.history("Bob")][-1] == "one of many"
-    await alice.close()
-    await bob.close()
+    await _arrives_then_close(alice, bob, "one of many")
 
 
 async def test_a_session_stored_whole_before_the_split_loads_and_splits(tmp_path: Path) -> None:
@@ -120,7 +125,4 @@ async def test_a_session_stored_whole_before_the_split_loads_and_splits(tmp_path
     await bob.send_text("Alice", "still here")
     fixed, ratchet = _stored(db, contact.id)
     assert ratchet is not None and fixed != whole and len(fixed) + len(ratchet) < len(whole)
-    await alice.sync()
-    assert [m.text for m in alice.history("Bob")][-1] == "still here"
-    await alice.close()
-    await bob.close()
+    await _arrives_then_close(alice, bob, "still here")
