@@ -322,13 +322,12 @@ async def _payk_burst(workdir: Path, count: int, *, wait: bool) -> dict[str, Any
                 await _deliver(sender, lines, ["warm-up"], wait=True)
                 bodies = [f"message {i}" for i in range(count)]
                 cpu_before = cpu_seconds(pid)
-                sender_before = time.process_time()
-                clients_before = sender_before + cpu_seconds(listener)
+                sender_before, listener_before = time.process_time(), cpu_seconds(listener)
                 started = time.perf_counter()
                 sent_at, arrived = await _deliver(sender, lines, bodies, wait=wait)
                 cpu = cpu_seconds(pid) - cpu_before
                 sending = time.process_time() - sender_before
-                clients = sending + cpu_seconds(listener) - (clients_before - sender_before)
+                clients = sending + cpu_seconds(listener) - listener_before
         finally:
             await sender.close()
     latencies = [(arrived[b] - sent_at[b]) * 1000 for b in bodies]

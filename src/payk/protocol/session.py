@@ -417,9 +417,7 @@ class PairwiseSession:
         blob = msgspec.msgpack.encode(
             _Stored(version=_STATE_VERSION, state=self._state, olm=self._olm.pickle(pickle_key))
         )
-        nonce = p.random_bytes(p.AEAD_NONCE_LEN)
-        head = bytes((_STATE_VERSION,))
-        return head + nonce + p.aead_seal(seal_key, nonce, blob, _STORAGE_LABEL + head)
+        return _seal_part(seal_key, _STATE_VERSION, blob)
 
     @classmethod
     def from_bytes(
@@ -435,10 +433,7 @@ class PairwiseSession:
             DecryptionError: wrong storage key, or the data was altered.
         """
         pickle_key, seal_key = _storage_keys(storage_key)
-        head, nonce = data[:1], data[1 : 1 + p.AEAD_NONCE_LEN]
-        if head != bytes((_STATE_VERSION,)) or len(nonce) != p.AEAD_NONCE_LEN:
-            raise DecryptionError("not a stored payk session")
-        blob = p.aead_open(seal_key, nonce, data[1 + p.AEAD_NONCE_LEN :], _STORAGE_LABEL + head)
+        blob = _open_part(seal_key, _STATE_VERSION, data)
         try:
             stored = msgspec.msgpack.decode(blob, type=_Stored)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
@@ -500,6 +495,8 @@ class PairwiseSession:
 
 
 def _seal_part(seal_key: bytes, version: int, blob: bytes) -> bytes:
+    """``version | nonce | AEAD(blob)``, the version bound as associated data: a whole session
+    (version 1) and the two parts of ``to_parts`` can never stand in for one another."""
     nonce = p.random_bytes(p.AEAD_NONCE_LEN)
     head = bytes((version,))
     return head + nonce + p.aead_seal(seal_key, nonce, blob, _STORAGE_LABEL + head)

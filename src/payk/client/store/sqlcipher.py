@@ -144,6 +144,11 @@ class Database:
             self._run(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
             self._durable = durable
 
+    def _writing(self) -> None:
+        """Before a write: outside a transaction it commits by itself, and durably."""
+        if not self._depth:
+            self._synchronous(True)
+
     def sync(self) -> None:
         """Make every commit so far durable (one fsync), if one of them did not wait."""
         if self._unsynced and not self._depth:
@@ -159,15 +164,13 @@ class Database:
     def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; returns the row id it inserted, or 0 (also for an ignored insert:
         SQLite's ``lastrowid`` would still name the previous insert)."""
-        if not self._depth:  # a statement outside a transaction commits by itself, durably
-            self._synchronous(True)
+        self._writing()
         cursor = self._run(sql, params)
         return int(cursor.lastrowid or 0) if cursor.rowcount != 0 else 0
 
     def execute_many(self, sql: str, rows: Sequence[Params]) -> None:
         """Run one statement for each parameter set."""
-        if not self._depth:
-            self._synchronous(True)
+        self._writing()
         try:
             self._conn.executemany(sql, rows)
         except sqlcipher3.Error as exc:
@@ -175,8 +178,7 @@ class Database:
 
     def changes(self, sql: str, params: Params = ()) -> int:
         """Run one statement; returns how many rows it changed."""
-        if not self._depth:
-            self._synchronous(True)
+        self._writing()
         return int(self._run(sql, params).rowcount)
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
