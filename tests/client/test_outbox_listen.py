@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from payk.client import facade, outbox, sync
 from payk.client.facade import RECEIPT_DELAY, Client
+from payk.client.profile import unlock_profile
 from payk.client.store.sqlcipher import Database
-from payk.net.memory import MemoryNetwork, MemoryRelay
+from payk.net.memory import MemoryNetwork, MemoryRelay, MemoryRelayConnection
 from tests.relay.harness import start_relay
 
 
@@ -150,6 +152,38 @@ async def test_a_refusal_inside_a_window_keeps_the_rest_for_later(
     assert sorted(texts) == sorted(f"m {i}" for i in range(25))  # each exactly once
     await alice.close()
     await bob.close()
+
+
+async def test_sends_that_do_not_wait_are_committed_soon_while_the_relay_is_slow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob, _ = await _one_relay(tmp_path)
+    answer = asyncio.Event()
+    taking = MemoryRelayConnection.send_many
+
+    async def slow(self: MemoryRelayConnection, items: Any) -> Any:
+        await answer.wait()  # the flush hangs here, holding the sends that follow
+        return await taking(self, items)
+
+    monkeypatch.setattr(MemoryRelayConnection, "send_many", slow)
+    elsewhere = unlock_profile(tmp_path / "b", "pb")  # another process on the profile, say
+    texts = [f"kept {i}" for i in range(5)]
+    for text in texts:
+        await bob.send_text("Alice", text, wait=False)
+
+    def committed() -> list[str]:
+        query = "SELECT text FROM messages WHERE text LIKE 'kept %' ORDER BY rowid_"
+        return [row[0] for row in elsewhere.db.query(query)]
+
+    async with asyncio.timeout(10):  # each send commits within COMMIT_DELAY, flush or not
+        while committed() != texts:  # noqa: ASYNC110 - the commit shows in another connection
+            await asyncio.sleep(facade.COMMIT_DELAY / 4)
+    assert outbox.pending_count(bob.profile.db) == len(texts)  # the relay took none yet
+    answer.set()
+    await bob.close()
+    assert [m.text for m in await alice.sync()] == texts
+    elsewhere.close()
+    await alice.close()
 
 
 async def test_close_waits_for_the_background_flush(tmp_path: Path) -> None:

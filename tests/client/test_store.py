@@ -3,7 +3,10 @@ files on disk hold nothing readable."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -196,4 +199,86 @@ def test_a_failed_lazy_transaction_leaves_nothing_and_the_next_commit_is_durable
     assert db.one("SELECT * FROM meta WHERE key = 'a'") is None
     with db.transaction():
         assert _level(db) == 2
+    db.close()
+
+
+def _keys(db: Database) -> list[str]:
+    return sorted(row[0] for row in db.query("SELECT key FROM meta WHERE key IN ('a', 'b')"))
+
+
+def _put(db: Database, key: str, **options: bool) -> None:
+    with db.transaction(**options):
+        db.execute("INSERT INTO meta (key, value) VALUES (?, 'v')", (key,))
+
+
+def test_deferred_blocks_share_one_commit_that_no_other_reader_sees_before_it(
+    tmp_path: Path,
+) -> None:
+    db = Database.open(tmp_path / "x.db", b"\x09" * 32)
+    other = Database.open(tmp_path / "x.db", b"\x09" * 32)  # another process, say
+    _put(db, "a", defer=True)
+    _put(db, "b", defer=True)
+    assert _keys(db) == ["a", "b"] and _keys(other) == []
+    db.commit()
+    assert _keys(other) == ["a", "b"]
+    db.commit()  # nothing open: nothing happens
+    db.close()
+    other.close()
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        lambda db: _put(db, "b"),  # a durable block joins and commits both
+        lambda db: _put(db, "b", durable=False),
+        lambda db: db.execute("INSERT INTO meta (key, value) VALUES ('b', 'v')"),
+        lambda db: (db.sync(), _put(db, "b", defer=True), db.sync()),
+        lambda db: (_put(db, "b", defer=True), db.close()),
+    ],
+    ids=["durable block", "lazy block", "write outside", "sync", "close"],
+)
+def test_the_deferred_transaction_ends_with_whatever_comes_next(tmp_path: Path, end: Any) -> None:
+    db = Database.open(tmp_path / "x.db", b"\x09" * 32)
+    _put(db, "a", defer=True)
+    end(db)
+    other = Database.open(tmp_path / "x.db", b"\x09" * 32)
+    assert _keys(other) == ["a", "b"]
+    other.close()
+    db.close()
+
+
+@pytest.mark.parametrize("defer", [True, False])
+def test_a_failed_block_inside_the_deferred_transaction_undoes_only_itself(
+    tmp_path: Path, defer: bool
+) -> None:
+    db = Database.open(tmp_path / "x.db", b"\x09" * 32)
+    _put(db, "a", defer=True)
+    with pytest.raises(RuntimeError), db.transaction(defer=defer):
+        db.execute("INSERT INTO meta (key, value) VALUES ('b', 'v')")
+        raise RuntimeError("the seal failed")
+    assert _keys(db) == ["a"]
+    db.commit()
+    other = Database.open(tmp_path / "x.db", b"\x09" * 32)
+    assert _keys(other) == ["a"]
+    other.close()
+    db.close()
+
+
+def test_a_process_killed_before_the_commit_loses_the_deferred_blocks_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from payk.client.store.sqlcipher import Database\n"
+        "db = Database.open(Path(sys.argv[1]), b'\\x09' * 32)\n"
+        "with db.transaction():\n"
+        "    db.execute(\"INSERT INTO meta (key, value) VALUES ('a', 'v')\")\n"
+        "with db.transaction(defer=True):\n"
+        "    db.execute(\"INSERT INTO meta (key, value) VALUES ('b', 'v')\")\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "x.db")], check=True)
+    db = Database.open(tmp_path / "x.db", b"\x09" * 32)
+    assert _keys(db) == ["a"]
     db.close()

@@ -55,6 +55,7 @@ Progress = Callable[[int, int], None]
 POLL_INTERVAL = 0.25
 MAILBOX_CHECK = 2.0  # seconds between looks for mailboxes made while listening
 RECEIPT_DELAY = 0.2  # seconds a listening client gathers delivery receipts before sending
+COMMIT_DELAY = 0.02  # at most this long a send(wait=False) stays uncommitted (see send_text)
 
 
 def system_clock() -> int:
@@ -101,6 +102,7 @@ class Client:
         self._flushing = asyncio.Lock()  # one flush at a time: no envelope sent twice by us
         self._flusher: asyncio.Task[None] | None = None  # see _flush_soon
         self._flush_again = False
+        self._committer: asyncio.TimerHandle | None = None  # see _commit_soon
         self._seen_trimmed_at = -3600.0
         disappearing.purge(profile.db, clock())  # timers that ran out while closed
 
@@ -144,6 +146,8 @@ class Client:
         """Finish a background flush, then close relay connections and the store."""
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
+        if self._committer is not None:
+            self._committer.cancel()  # closing the store commits
         await self.pool.close()
         self.profile.close()
 
@@ -273,11 +277,13 @@ class Client:
         ``expire``: seconds until it disappears on both sides (default: the conversation's
         timer, see ``payk.client.disappearing``). ``reply_to``: the id (or an unambiguous
         prefix) of the message it answers. ``wait=False`` returns as soon as the message is
-        sealed and stored on this device, as a send button does, and a background flush hands
-        it to the relays (``paths`` is then 0; ``close`` waits for that flush); its commit does
-        not wait for the disk, the flush makes it durable before anything leaves, so a burst
-        of sends shares one fsync. Never raises for relays being down: the message waits in
-        the outbox.
+        sealed and written on this device, as a send button does, and a background flush hands
+        it to the relays (``paths`` is then 0; ``close`` waits for that flush). Its transaction
+        is committed by the flush, durably, before its envelope leaves, or within
+        ``COMMIT_DELAY`` if the flush is busy, and every send made meanwhile shares that commit
+        and its fsync (a group commit): a process killed in that window loses those sends, all
+        of them, before anything of them left. Never raises for relays being down: the message
+        waits in the outbox.
         """
         if not text:
             raise UsageError("the message is empty")
@@ -296,7 +302,7 @@ class Client:
             contact = contacts.contact_by_alias(self.profile.db, alias)
             answers = reading.resolve_reply(self.profile.db, contact.id, reply_to)
         item = Text(id=msg_id, text=text, sent_at=now, expire=expire, reply_to=answers)
-        with self.profile.db.transaction(durable=wait):  # else outbox.pending syncs first
+        with self.profile.db.transaction(defer=not wait):  # else outbox.pending commits first
             rowid = self._queue(alias, content.encode(item), [], msg_id, now, text=text)
             disappearing.start(self.profile.db, rowid, expire, now)
             if answers:
@@ -304,6 +310,7 @@ class Client:
                     "UPDATE messages SET reply_to = ? WHERE rowid_ = ?", (answers, rowid)
                 )
         if not wait:
+            self._commit_soon()
             self._flush_soon()
             await asyncio.sleep(0)  # let the flush start before the next send
             return Sent(id=msg_id.hex(), paths=0)  # no relay has answered yet
@@ -438,6 +445,18 @@ class Client:
         if force:
             await flush_carried(self.profile.db, self.pool)  # envelopes we carry for others
         return report
+
+    def _commit_soon(self) -> None:
+        """Commit deferred sends within ``COMMIT_DELAY``, should no flush do it first."""
+        if self._committer is None or self._committer.cancelled():
+            self._committer = asyncio.get_running_loop().call_later(COMMIT_DELAY, self._commit)
+
+    def _commit(self) -> None:
+        self._committer = None
+        try:
+            self.profile.db.commit()
+        except PaykError as exc:
+            self.warnings.append(f"{exc} (the messages sent in the last moment were not kept)")
 
     def _flush_soon(self) -> None:
         """Flush in the background; a call while one runs makes it go round once more."""

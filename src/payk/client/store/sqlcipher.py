@@ -47,6 +47,7 @@ class Database:
         self._depth = 0
         self._unsynced = False  # a commit since the last durable one did not wait for the disk
         self._durable = True  # the connection's synchronous level is FULL (else NORMAL)
+        self._deferred = False  # a transaction is open whose commit was left for later
 
     @classmethod
     def open(cls, path: Path, key: bytes) -> Database:
@@ -101,7 +102,7 @@ class Database:
                 raise
 
     @contextmanager
-    def transaction(self, *, durable: bool = True) -> Iterator[Database]:
+    def transaction(self, *, durable: bool = True, defer: bool = False) -> Iterator[Database]:
         """Everything inside commits together, or nothing does (nested calls join the outer).
 
         ``durable=False`` commits without waiting for the disk (``synchronous = NORMAL``; the
@@ -113,6 +114,13 @@ class Database:
         sent again and the receiver drops the copy), and for a ratchet step only if ``sync``
         runs before its envelope leaves the device (``outbox.pending`` does that).
 
+        ``defer=True`` (implies ``durable=False``) leaves the transaction open when the block
+        ends, so that the next deferred block joins it and a burst of sends pays for one commit
+        of the pages they share (the message and outbox pages, the ratchet row). ``commit``
+        ends it, and so does whatever comes first of ``sync``, a block that is not deferred
+        (which joins it and commits both), a write outside a transaction and ``close``. Until
+        then a crashed process loses the deferred blocks, all of them and nothing else.
+
         Raises:
             StorageError: the commit failed (the transaction was rolled back).
         """
@@ -123,19 +131,65 @@ class Database:
             finally:
                 self._depth -= 1
             return
-        self._synchronous(durable)
+        if self._deferred:
+            yield from self._join(commit=not defer)
+            return
+        self._synchronous(durable and not defer)
         try:
             self._run("BEGIN IMMEDIATE")
             self._depth = 1
             yield self
+            if defer:
+                self._deferred = True
+                return
             self._run("COMMIT")
             self._unsynced = not durable
         except BaseException:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         finally:
             self._depth = 0
+
+    def _join(self, *, commit: bool) -> Iterator[Database]:
+        """A block inside the open deferred transaction: a savepoint, so that failing it undoes
+        only its own work; with ``commit``, the whole transaction commits after it."""
+        self._depth = 1
+        try:
+            self._run("SAVEPOINT joined")
+            try:
+                yield self
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK TO joined")
+                raise
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("RELEASE joined")
+        finally:
+            self._depth = 0
+        if commit:
+            self.commit()
+
+    def commit(self) -> None:
+        """Commit the deferred transaction, if one is open, without waiting for the disk
+        (``sync`` waits). On failure nothing of it is kept.
+
+        Raises:
+            StorageError: the commit failed.
+        """
+        if not self._deferred or self._depth:
+            return
+        self._deferred = False
+        try:
+            self._run("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        self._unsynced = True
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     def _synchronous(self, durable: bool) -> None:
         """Set the level the next commit uses (read at commit; not allowed inside a
@@ -145,12 +199,16 @@ class Database:
             self._durable = durable
 
     def _writing(self) -> None:
-        """Before a write: outside a transaction it commits by itself, and durably."""
+        """Before a write: outside a transaction it commits by itself, and durably (after the
+        deferred transaction, which it would otherwise join)."""
         if not self._depth:
+            self.commit()
             self._synchronous(True)
 
     def sync(self) -> None:
-        """Make every commit so far durable (one fsync), if one of them did not wait."""
+        """Commit the deferred transaction, then make every commit so far durable (one fsync),
+        if one of them did not wait."""
+        self.commit()
         if self._unsynced and not self._depth:
             with self.transaction():  # a durable commit fsyncs the whole write-ahead log
                 self._run("INSERT OR REPLACE INTO meta (key, value) VALUES ('synced', x'')")
@@ -191,7 +249,14 @@ class Database:
         return row
 
     def close(self) -> None:
-        """Close the connection (a checkpoint folds the WAL back into the file)."""
+        """Commit the deferred transaction and close the connection (a checkpoint folds the
+        WAL back into the file)."""
+        try:
+            self.commit()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
         try:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlcipher3.Error:
