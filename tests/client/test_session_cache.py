@@ -126,3 +126,32 @@ async def test_a_session_stored_whole_before_the_split_loads_and_splits(tmp_path
     fixed, ratchet = _stored(db, contact.id)
     assert ratchet is not None and fixed != whole and len(fixed) + len(ratchet) < len(whole)
     await _arrives_then_close(alice, bob, "still here")
+
+
+async def test_a_burst_in_one_transaction_stores_its_ratchet_once_and_exactly_as_it_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = await _pair(tmp_path)
+    monkeypatch.setattr(bob, "_flush_soon", lambda: None)  # no flush commits in between
+    monkeypatch.setattr(bob, "_commit_soon", lambda: None)
+    stored = 0
+    to_parts = PairwiseSession.to_parts
+
+    def counted(self: PairwiseSession, key: bytes) -> tuple[bytes | None, bytes]:
+        nonlocal stored
+        stored += 1
+        return to_parts(self, key)
+
+    monkeypatch.setattr(PairwiseSession, "to_parts", counted)
+    texts = [f"burst {i}" for i in range(5)]
+    for text in texts:
+        await bob.send_text("Alice", text, wait=False)
+    assert stored == 0
+    bob.profile.db.commit()
+    assert stored == 1
+    await bob.close()
+    again = Client.open(tmp_path / "b", "pb", network=bob.pool.network)  # restored from disk
+    await again.send_text("Alice", "after the restart")
+    assert [m.text for m in await alice.sync()] == [*texts, "after the restart"]
+    await again.close()
+    await alice.close()

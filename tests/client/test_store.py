@@ -282,3 +282,34 @@ def test_a_process_killed_before_the_commit_loses_the_deferred_blocks_and_nothin
     db = Database.open(tmp_path / "x.db", b"\x09" * 32)
     assert _keys(db) == ["a"]
     db.close()
+
+
+def test_a_staged_write_runs_once_just_before_the_commit_and_never_after_a_rollback(
+    tmp_path: Path,
+) -> None:
+    db = Database.open(tmp_path / "x.db", b"\x09" * 32)
+    written: list[str] = []
+
+    def stage(value: str) -> None:
+        def write() -> None:
+            written.append(value)
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('a', ?)", (value,))
+
+        db.stage("a", value, write)
+
+    for value in ("first", "second"):  # two deferred blocks, one staged state
+        with db.transaction(defer=True):
+            stage(value)
+            assert db.staged("a") == value
+    assert written == [] and db.one("SELECT 1 FROM meta WHERE key = 'a'") is None
+    db.commit()
+    assert written == ["second"] and db.staged("a") is None
+    assert db.one("SELECT value FROM meta WHERE key = 'a'")[0] == "second"
+    with pytest.raises(RuntimeError), db.transaction():
+        stage("rolled back")
+        raise RuntimeError("the seal failed")
+    db.commit()
+    assert written == ["second"] and db.staged("a") is None
+    stage("outside a transaction")  # nothing to wait for: written at once
+    assert written == ["second", "outside a transaction"]
+    db.close()

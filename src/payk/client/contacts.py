@@ -20,6 +20,10 @@ carry a fresh nonce each time, so equal bytes mean the very state that object ha
 rolled-back save or another process's newer one leaves other bytes in the row and the load
 restores from them. A load takes the entry out, so an object changed by a failed operation is
 never reused.
+
+A save is staged until its transaction commits (``Database.stage``) and a load in that
+transaction takes the staged object, so a transaction that advances one ratchet many times
+(a burst of sends sharing a group commit, a batch of pushes) pickles and seals it once.
 """
 
 from __future__ import annotations
@@ -158,7 +162,10 @@ def take_peer_name(db: Database, contact_id: int, name: str) -> None:
 
 
 def load_session(db: Database, contact_id: int, key: bytes) -> PairwiseSession:
-    """The contact's session as last committed."""
+    """The contact's session as last saved: in this transaction, else as last committed."""
+    staged: PairwiseSession | None = db.staged(("session", contact_id))
+    if staged is not None:
+        return staged
     row = db.one("SELECT state FROM session_ratchets WHERE contact_id = ?", (contact_id,))
     saved = _saved.get(db, {}).pop(contact_id, None)
     if row is not None and saved is not None and saved[0] == row[0]:
@@ -172,8 +179,18 @@ def load_session(db: Database, contact_id: int, key: bytes) -> PairwiseSession:
 
 
 def save_session(db: Database, contact_id: int, session: PairwiseSession, key: bytes) -> None:
-    """Store the session's new state (inside the transaction that advanced it); the session
-    must not change after this unless it is saved again."""
+    """Store the session's new state with the transaction that advanced it.
+
+    It is written just before that transaction commits (``Database.stage``), once however often
+    it advanced meanwhile: a burst of sends or a batch of pushes pickles and seals it once. The
+    commit that keeps an envelope sealed with it keeps the state after it, so no stored ratchet
+    is ever behind an envelope that can leave. The session must not change after the commit
+    unless it is saved again.
+    """
+    db.stage(("session", contact_id), session, lambda: _write_session(db, contact_id, session, key))
+
+
+def _write_session(db: Database, contact_id: int, session: PairwiseSession, key: bytes) -> None:
     identities, ratchet = session.to_parts(key)
     if identities is not None:
         db.execute("UPDATE contacts SET session = ? WHERE id = ?", (identities, contact_id))

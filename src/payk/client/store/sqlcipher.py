@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib.resources
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -48,6 +48,7 @@ class Database:
         self._unsynced = False  # a commit since the last durable one did not wait for the disk
         self._durable = True  # the connection's synchronous level is FULL (else NORMAL)
         self._deferred = False  # a transaction is open whose commit was left for later
+        self._staged: dict[Hashable, tuple[Any, Callable[[], None]]] = {}  # see stage
 
     @classmethod
     def open(cls, path: Path, key: bytes) -> Database:
@@ -142,6 +143,7 @@ class Database:
             if defer:
                 self._deferred = True
                 return
+            self._write_staged()
             self._run("COMMIT")
             self._unsynced = not durable
         except BaseException:
@@ -181,13 +183,41 @@ class Database:
             return
         self._deferred = False
         try:
+            self._depth = 1
+            self._write_staged()
             self._run("COMMIT")
         except BaseException:
             self._rollback()
             raise
+        finally:
+            self._depth = 0
         self._unsynced = True
 
+    def stage(self, name: Hashable, value: Any, write: Callable[[], None]) -> None:
+        """Leave a write to just before the transaction commits: ``write`` runs then, once,
+        inside it, and ``staged(name)`` gives ``value`` back until then. Staging ``name`` again
+        replaces both, so a state that changes many times in a transaction (a ratchet in a
+        burst of sends or a batch of pushes) is written once. A rollback drops what is staged;
+        a block that fails inside a deferred transaction (see ``transaction``) does not, so a
+        value it changed is written as it left it. Outside a transaction ``write`` runs now.
+        """
+        if not self._depth and not self._deferred:
+            write()
+            return
+        self._staged[name] = (value, write)
+
+    def staged(self, name: Hashable) -> Any:
+        """The value staged under ``name`` in the open transaction, or None."""
+        found = self._staged.get(name)
+        return None if found is None else found[0]
+
+    def _write_staged(self) -> None:
+        while self._staged:  # in the order first staged; a write may stage another
+            _, write = self._staged.pop(next(iter(self._staged)))
+            write()
+
     def _rollback(self) -> None:
+        self._staged.clear()
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
 
