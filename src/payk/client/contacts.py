@@ -94,6 +94,20 @@ def contact_by_alias(db: Database, alias: str) -> Contact:
     Raises:
         UsageError: there is no such contact.
     """
+    return _contact(_by_alias(db, alias))
+
+
+def contact_id(db: Database, alias: str) -> int:
+    """The row id of the contact called ``alias`` (what a send needs, without the keys).
+
+    Raises:
+        UsageError: there is no such contact.
+    """
+    return int(_by_alias(db, alias)["id"])
+
+
+def _by_alias(db: Database, alias: str) -> Row:
+    """The contact's row: the alias as written, else the one equal to it ignoring case."""
     row = db.one("SELECT id, alias, peer, verified FROM contacts WHERE alias = ?", (alias,))
     if row is None:
         row = db.one(
@@ -102,7 +116,7 @@ def contact_by_alias(db: Database, alias: str) -> Contact:
         )
     if row is None:
         raise UsageError(f"no contact named {alias!r} (see: payk contacts)")
-    return _contact(row)
+    return row
 
 
 def contact_by_id(db: Database, contact_id: int) -> Contact:

@@ -197,18 +197,18 @@ def conversation_timer(db: Database, contact_id: int, alias: str = "") -> TimerS
     )
 
 
-def timer_for(db: Database, alias: str, expire: int | None) -> int:
-    """The timer for a new message: ``expire`` if given, else the conversation default.
+def timer_for(db: Database, contact_id: int, expire: int | None) -> int:
+    """The timer for a new message to the contact: ``expire`` if given, else the
+    conversation's default.
 
     Raises:
-        UsageError: ``expire`` is out of range, or there is no such contact.
+        UsageError: ``expire`` is out of range.
     """
     if expire is not None:
         if not 0 <= expire <= content.MAX_EXPIRE:
             raise UsageError("a disappearing timer is between 1 second and 365 days")
         return expire
-    contact = contacts.contact_by_alias(db, alias)
-    return conversation_timer(db, contact.id).seconds
+    return conversation_timer(db, contact_id).seconds
 
 
 def start(db: Database, message: int, seconds: int, now: int) -> None:

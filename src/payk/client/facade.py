@@ -294,16 +294,16 @@ class Client:
                 raise UsageError("--reply works with contacts, not yet in groups or channels")
             msg_id_hex, paths = await groups.send_text(self, alias, text, expire=expire)
             return Sent(id=msg_id_hex, paths=paths)
+        contact_id = contacts.contact_id(self.profile.db, alias)
         msg_id = primitives.random_bytes(content.ID_LEN)
         now = self.clock()
-        expire = disappearing.timer_for(self.profile.db, alias, expire)
+        expire = disappearing.timer_for(self.profile.db, contact_id, expire)
         answers = b""
         if reply_to is not None:
-            contact = contacts.contact_by_alias(self.profile.db, alias)
-            answers = reading.resolve_reply(self.profile.db, contact.id, reply_to)
+            answers = reading.resolve_reply(self.profile.db, contact_id, reply_to)
         item = Text(id=msg_id, text=text, sent_at=now, expire=expire, reply_to=answers)
         with self.profile.db.transaction(defer=not wait):  # else outbox.pending commits first
-            rowid = self._queue(alias, content.encode(item), [], msg_id, now, text=text)
+            rowid = self._queue(contact_id, content.encode(item), [], msg_id, now, text=text)
             disappearing.start(self.profile.db, rowid, expire, now)
             if answers:
                 self.profile.db.execute(
@@ -330,20 +330,20 @@ class Client:
         Raises:
             UsageError: the file cannot be read (nothing is queued then).
         """
-        contacts.contact_by_alias(self.profile.db, alias)
+        contact_id = contacts.contact_id(self.profile.db, alias)
         data = files.read_file(path)
         msg_id = primitives.random_bytes(content.ID_LEN)
         now = self.clock()
         prepared = files.prepare_file(data, path.name, message_id=msg_id, now=now)
-        expire = disappearing.timer_for(self.profile.db, alias, expire)
+        expire = disappearing.timer_for(self.profile.db, contact_id, expire)
         offer = msgspec.structs.replace(prepared.offer, expire=expire)
         with self.profile.db.transaction():
             rowid = self._queue(
-                alias, content.encode(offer), prepared.chunks, msg_id, now, file=path
+                contact_id, content.encode(offer), prepared.chunks, msg_id, now, file=path
             )
             disappearing.start(self.profile.db, rowid, expire, now)
         total = len(prepared.chunks) + 1
-        tick = _Ticker(progress, total * len(self._targets_of(alias)))
+        tick = _Ticker(progress, total * len(self._targets_of(contact_id)))
         await self.flush(force=True, progress=tick)
         return self._sent(rowid)
 
@@ -355,12 +355,14 @@ class Client:
         """
         if len(data) > files.MAX_FILE:
             raise UsageError(f"{name} is larger than {files.MAX_FILE // (1024 * 1024)} MB")
-        contacts.contact_by_alias(self.profile.db, alias)
+        contact_id = contacts.contact_id(self.profile.db, alias)
         msg_id = primitives.random_bytes(content.ID_LEN)
         now = self.clock()
         prepared = files.prepare_file(data, name, message_id=msg_id, now=now)
         with self.profile.db.transaction() as db:
-            rowid = self._queue(alias, content.encode(prepared.offer), prepared.chunks, msg_id, now)
+            rowid = self._queue(
+                contact_id, content.encode(prepared.offer), prepared.chunks, msg_id, now
+            )
             db.execute(
                 "UPDATE messages SET file_name = ?, file_size = ? WHERE rowid_ = ?",
                 (prepared.offer.name, len(data), rowid),
@@ -370,7 +372,7 @@ class Client:
 
     def _queue(
         self,
-        alias: str,
+        contact_id: int,
         plaintext: bytes,
         extra: list[bytes],
         msg_id: bytes,
@@ -381,16 +383,15 @@ class Client:
     ) -> int:
         db, key = self.profile.db, self.profile.pickle_key
         with db.transaction():
-            contact = contacts.contact_by_alias(db, alias)
-            session = contacts.load_session(db, contact.id, key)
+            session = contacts.load_session(db, contact_id, key)
             sealed = session.seal(plaintext, now=now)
-            contacts.save_session(db, contact.id, session, key)
+            contacts.save_session(db, contact_id, session, key)
             rowid = db.execute(
                 "INSERT INTO messages (contact_id, msg_id, outgoing, text, file_name, "
                 "file_size, file_path, sent_at, stored_at, status) "
                 "VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, 'queued')",
                 (
-                    contact.id,
+                    contact_id,
                     msg_id,
                     text,
                     file.name if file else None,
@@ -402,16 +403,15 @@ class Client:
             )
             outbox.enqueue(
                 db,
-                contact_id=contact.id,
+                contact_id=contact_id,
                 envelopes=[sealed, *extra],
-                targets=contacts.targets(db, contact.id),
+                targets=contacts.targets(db, contact_id),
                 message=rowid,
             )
         return rowid
 
-    def _targets_of(self, alias: str) -> list[object]:
-        contact = contacts.contact_by_alias(self.profile.db, alias)
-        return list(contacts.targets(self.profile.db, contact.id)) or [None]
+    def _targets_of(self, contact_id: int) -> list[object]:
+        return list(contacts.targets(self.profile.db, contact_id)) or [None]
 
     def _sent(self, rowid: int) -> Sent:
         row = self.profile.db.one("SELECT msg_id, paths FROM messages WHERE rowid_ = ?", (rowid,))

@@ -77,7 +77,12 @@ class RelayAddress:
         return self.host.endswith(".onion")
 
     def __str__(self) -> str:
-        return f"{_SCHEME}{b64u_encode(self.fingerprint)}@{self.host}:{self.port}"
+        return _relay_text(self)
+
+
+@functools.lru_cache(maxsize=1024)  # every send stores its relays as text
+def _relay_text(address: RelayAddress) -> str:
+    return f"{_SCHEME}{b64u_encode(address.fingerprint)}@{address.host}:{address.port}"
 
 
 @functools.lru_cache(maxsize=1024)  # every send and flush names its relays as text
