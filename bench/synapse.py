@@ -16,8 +16,9 @@ client crypto at all.
 payk runs the same pattern between two profiles through its durable relay with client crypto
 on both sides (``bench.client``'s relay and pairing helpers), also in two modes: ``send_text``
 awaited until the relay holds each message (``payk_one_by_one``), and ``send_text(wait=False)``,
-which returns once the message is sealed and stored on the device while the background flush
-keeps up to ``WINDOW`` envelopes in flight (``payk``, how a send button works). The receiver is
+which returns once the message is sealed and written on the device (in a group commit that the
+next flush makes, see ``Client.send_text``) while the background flush keeps up to ``WINDOW``
+envelopes in flight (``payk``, how a send button works). The receiver is
 ``payk listen`` in its own process, as on another device. The relay's CPU is read the same way,
 and so is the clients' (this process's, which for payk also reads the listener's lines, plus
 the listener's): with the server's it gives the CPU one message costs in all, and so the most
@@ -309,7 +310,7 @@ async def _payk_burst(workdir: Path, count: int, *, wait: bool) -> dict[str, Any
     """The same pattern between two payk profiles, each in its own process, through one relay.
 
     The sender runs in this process (``Client.send_text``, each awaited until the relay holds
-    the message with ``wait``, else until it is sealed and stored on the device while the
+    the message with ``wait``, else until it is sealed and written on the device while the
     background flush sends); the receiver is ``payk listen`` in its own process, as on another
     device, and each line it prints is timed on arrival here (``perf_counter`` is the
     system-wide monotonic clock).
