@@ -186,6 +186,22 @@ async def test_sends_that_do_not_wait_are_committed_soon_while_the_relay_is_slow
     await alice.close()
 
 
+async def test_a_send_still_deferred_is_kept_when_the_client_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob, _ = await _one_relay(tmp_path)
+    monkeypatch.setattr(bob, "_flush_soon", lambda: None)  # neither a flush nor the timer
+    monkeypatch.setattr(bob, "_commit_soon", lambda: None)  # commits it before the close
+    await bob.send_text("Alice", "written, not yet committed", wait=False)
+    await bob.close()
+    again = Client.open(tmp_path / "b", "pb", network=bob.pool.network)
+    assert [m.text for m in again.history("Alice")][-1] == "written, not yet committed"
+    await again.flush()
+    assert [m.text for m in await alice.sync()] == ["written, not yet committed"]
+    await again.close()
+    await alice.close()
+
+
 async def test_close_waits_for_the_background_flush(tmp_path: Path) -> None:
     alice, bob, _ = await _one_relay(tmp_path)
     await bob.send_text("Alice", "sent by the background flush", wait=False)

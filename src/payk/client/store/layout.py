@@ -129,7 +129,9 @@ def _random_into(fd: int, size: int) -> None:
 
 
 def checkpoint(db: Database) -> None:
-    """Fold the write-ahead log into the store file so its size is current."""
+    """Commit what a send left deferred, then fold the write-ahead log into the store file so
+    its size is current."""
+    db.commit()
     db.query("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
