@@ -5,7 +5,7 @@ the client is what is measured); both profiles run in this process through
 ``payk.client.Client`` with the fast KDF profile. Three figures: the latency of one message
 from ``send`` to the receiver's ``listen`` yielding it (p50/p99 over sequential messages),
 the throughput of a burst (messages/s from the first send to the last arrival; each send
-returns once sealed and written, ``wait=False``, as a send button does, the burst sharing
+returns once sealed and written, ``wait=False``, as an app's send button wants, the burst sharing
 group commits), and the time for ``sync`` to fetch, decrypt and store N messages queued while
 the receiver was offline (queued the same way, the rate including the flush to the relay).
 Everything measured includes client crypto, the SQLCipher store and the relay together.

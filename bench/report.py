@@ -240,7 +240,7 @@ def tls_ceiling(results: dict[str, Any]) -> str | None:
 GOALS = (
     Goal(
         "End-to-end delivery vs Synapse",
-        "payk messages/s (sending as a send button does, 32 in flight) over the better of "
+        "payk messages/s (the library's send_text(wait=False), 32 in flight) over the better of "
         "Synapse's two modes (one PUT at a time, or 32 in flight), one sender and one "
         "receiver, same count",
         _at("synapse", "ratios", "payk_over_synapse_msgs_per_s"),

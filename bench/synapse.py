@@ -18,7 +18,7 @@ on both sides (``bench.client``'s relay and pairing helpers), also in two modes:
 awaited until the relay holds each message (``payk_one_by_one``), and ``send_text(wait=False)``,
 which returns once the message is sealed and written on the device (in a group commit that the
 next flush makes, see ``Client.send_text``) while the background flush keeps up to ``WINDOW``
-envelopes in flight (``payk``, how a send button works). The receiver is
+envelopes in flight (``payk``, what an app's send button wants). The receiver is
 ``payk listen`` in its own process, as on another device. The relay's CPU is read the same way,
 and so is the clients' (this process's, which for payk also reads the listener's lines, plus
 the listener's): with the server's it gives the CPU one message costs in all, and so the most

@@ -277,9 +277,9 @@ class Client:
         ``expire``: seconds until it disappears on both sides (default: the conversation's
         timer, see ``payk.client.disappearing``). ``reply_to``: the id (or an unambiguous
         prefix) of the message it answers. ``wait=False`` returns as soon as the message is
-        sealed and written on this device, as a send button does, and a background flush hands
-        it to the relays (``paths`` is then 0; ``close`` waits for that flush). Its transaction
-        is committed by the flush, durably, before its envelope leaves, or within
+        sealed and written on this device, as an app's send button wants, and a background
+        flush hands it to the relays (``paths`` is then 0; ``close`` waits for that flush). Its
+        transaction is committed by the flush, durably, before its envelope leaves, or within
         ``COMMIT_DELAY`` if the flush is busy, and every send made meanwhile shares that commit
         and its fsync (a group commit): a process killed in that window loses those sends, all
         of them, before anything of them left. Never raises for relays being down: the message
