@@ -313,3 +313,13 @@ def test_a_staged_write_runs_once_just_before_the_commit_and_never_after_a_rollb
     stage("outside a transaction")  # nothing to wait for: written at once
     assert written == ["second", "outside a transaction"]
     db.close()
+
+
+def test_a_durable_block_that_joins_the_deferred_transaction_is_durable_when_it_ends(
+    tmp_path: Path,
+) -> None:
+    db = Database.open(tmp_path / "x.db", b"\x09" * 32)
+    _put(db, "a", defer=True)
+    _put(db, "b")  # e.g. received messages, acked to the relay right after
+    assert db.one("SELECT 1 FROM meta WHERE key = 'synced'") is not None  # the fsync'd write
+    db.close()

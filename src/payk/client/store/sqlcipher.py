@@ -133,7 +133,7 @@ class Database:
                 self._depth -= 1
             return
         if self._deferred:
-            yield from self._join(commit=not defer)
+            yield from self._join(commit=not defer, durable=durable and not defer)
             return
         self._synchronous(durable and not defer)
         try:
@@ -152,9 +152,11 @@ class Database:
         finally:
             self._depth = 0
 
-    def _join(self, *, commit: bool) -> Iterator[Database]:
+    def _join(self, *, commit: bool, durable: bool) -> Iterator[Database]:
         """A block inside the open deferred transaction: a savepoint, so that failing it undoes
-        only its own work; with ``commit``, the whole transaction commits after it."""
+        only its own work; with ``commit``, the whole transaction commits after it, and with
+        ``durable`` that commit is made durable before the block is done (``sync``: the level
+        of an open transaction cannot change)."""
         self._depth = 1
         try:
             self._run("SAVEPOINT joined")
@@ -171,6 +173,8 @@ class Database:
             self._depth = 0
         if commit:
             self.commit()
+        if durable:
+            self.sync()
 
     def commit(self) -> None:
         """Commit the deferred transaction, if one is open, without waiting for the disk
