@@ -201,3 +201,12 @@ def connect(alice: Payk, bob: Payk) -> None:
     assert bob("accept", link, "--as", "Alice").data == {"contact": "Alice"}
     alice.sync()
     assert alice("contacts").data == {"contacts": [{"name": "Bob", "verified": False}]}
+
+
+def contacts_on(relay: Relay, people: tuple[Payk, Payk]) -> tuple[Payk, Payk]:
+    """Alice and Bob, each with a profile on ``relay``, made contacts of each other."""
+    alice, bob = people
+    alice.init("Alice", [relay.address])
+    bob.init("Bob", [relay.address])
+    connect(alice, bob)
+    return alice, bob

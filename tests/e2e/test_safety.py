@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from payk.client.profile import DB_FILES, KEY_FILE, LOCK_FILE, unlock_profile
 from payk.client.store import layout
 from payk.client.store.header import HEADER_LEN, derive_keys, read_header
-from tests.e2e.conftest import Payk, Relay, connect
+from tests.e2e.conftest import Payk, Relay, contacts_on
 
 pytestmark = pytest.mark.e2e
 
@@ -85,14 +85,6 @@ def _rows(person: Payk) -> bytes:
     return "\n".join(parts).encode()
 
 
-def _two(relay: Relay, people: tuple[Payk, Payk]) -> tuple[Payk, Payk]:
-    alice, bob = people
-    alice.init("Alice", [relay.address])
-    bob.init("Bob", [relay.address])
-    connect(alice, bob)
-    return alice, bob
-
-
 def _listening(person: Payk) -> subprocess.Popen[str]:
     """Start ``payk listen`` and return once it has opened the profile."""
     before = (person.home / LOCK_FILE).read_bytes()
@@ -117,7 +109,7 @@ def _exit_of(process: subprocess.Popen[str]) -> tuple[int, str]:
 def test_a_two_second_message_disappears_from_both_profiles(
     relay: Relay, people: tuple[Payk, Payk]
 ) -> None:
-    alice, bob = _two(relay, people)
+    alice, bob = contacts_on(relay, people)
     secret, kept = "the safe house is on Vali-Asr street", "see you tomorrow"
     alice("send", "Bob", secret, "--expire", "2s")
     alice("send", "Bob", kept)
@@ -142,7 +134,7 @@ def test_a_two_second_message_disappears_from_both_profiles(
 def test_a_running_listen_deletes_a_message_when_its_time_is_up(
     relay: Relay, people: tuple[Payk, Payk]
 ) -> None:
-    alice, bob = _two(relay, people)
+    alice, bob = contacts_on(relay, people)
     listen = _listening(bob)
     secret, kept = "leave by the back door", "kept while listening"
     alice("send", "Bob", secret, "--expire", "2s")
@@ -161,7 +153,7 @@ def test_a_running_listen_deletes_a_message_when_its_time_is_up(
 
 
 def test_a_conversation_timer_is_shown_to_both(relay: Relay, people: tuple[Payk, Payk]) -> None:
-    alice, bob = _two(relay, people)
+    alice, bob = contacts_on(relay, people)
     assert bob("disappear", "Alice").data["seconds"] == 0
     set_now = alice("disappear", "Bob", "1h").data
     assert (set_now["seconds"], set_now["set_by"]) == (3600, "me")
@@ -176,7 +168,7 @@ def test_a_conversation_timer_is_shown_to_both(relay: Relay, people: tuple[Payk,
 
 
 def test_lock_makes_a_running_listen_drop_its_keys(relay: Relay, people: tuple[Payk, Payk]) -> None:
-    alice, bob = _two(relay, people)
+    alice, bob = contacts_on(relay, people)
     listen = _listening(alice)
     assert alice("lock", passphrase="").data == {"locked": True}
     code, err = _exit_of(listen)
@@ -186,7 +178,7 @@ def test_lock_makes_a_running_listen_drop_its_keys(relay: Relay, people: tuple[P
 
 
 def test_a_sibling_command_does_not_lock_listen(relay: Relay, people: tuple[Payk, Payk]) -> None:
-    alice, bob = _two(relay, people)
+    alice, bob = contacts_on(relay, people)
     listen = _listening(alice)
     alice("contacts")  # another process opening the same profile with the passphrase
     bob("send", "Alice", "still listening")
@@ -199,7 +191,7 @@ def test_a_sibling_command_does_not_lock_listen(relay: Relay, people: tuple[Payk
 def test_panic_locks_down_a_profile_in_use_and_destroys_nothing(
     relay: Relay, people: tuple[Payk, Payk]
 ) -> None:
-    alice, bob = _two(relay, people)
+    alice, bob = contacts_on(relay, people)
     bob("send", "Alice", "before the checkpoint")
     alice.sync()
     listen = _listening(alice)
@@ -218,7 +210,7 @@ def test_panic_wipe_leaves_no_key_and_no_plaintext(
     temp = tmp_path / "tmp"
     temp.mkdir()
     monkeypatch.setenv("TMPDIR", str(temp))  # every payk process of the test uses this
-    alice, bob = _two(relay, people)
+    alice, bob = contacts_on(relay, people)
     secrets = ["the list of names is with Kaveh", "Parvaneh-Azadi-7"]
     bob("send", "Alice", secrets[0])
     alice("send", "Bob", secrets[1])
@@ -268,7 +260,7 @@ def _set_duress(person: Payk, duress: str, monkeypatch: pytest.MonkeyPatch, *ext
 def test_the_duress_passphrase_opens_the_decoy_and_quietly_locks_the_real_one(
     relay: Relay, people: tuple[Payk, Payk], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    alice, bob = _two(relay, people)
+    alice, bob = contacts_on(relay, people)
     bob("send", "Alice", "the real conversation")
     alice.sync()
     same = _set_duress(alice, alice.passphrase, monkeypatch)
@@ -290,7 +282,7 @@ def test_the_duress_passphrase_opens_the_decoy_and_quietly_locks_the_real_one(
 def test_the_folder_shows_no_trace_of_the_second_profile(
     relay: Relay, people: tuple[Payk, Payk], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    alice, bob = _two(relay, people)  # Alice will have a decoy, Bob will not
+    alice, bob = contacts_on(relay, people)  # Alice will have a decoy, Bob will not
     assert _set_duress(alice, "decoy words", monkeypatch)["code"] == 0
     alice("invite", passphrase="decoy words")  # the decoy is used, too
     for person in (alice, bob):

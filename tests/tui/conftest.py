@@ -19,7 +19,16 @@ from textual.widgets import Button
 
 from payk.tui import PaykApp
 from payk.tui.main_screen import MainScreen
-from tests.e2e.conftest import Payk, Relay, RelayFactory, connect, people, relay, relays
+from tests.e2e.conftest import (
+    Payk,
+    Relay,
+    RelayFactory,
+    connect,
+    contacts_on,
+    people,
+    relay,
+    relays,
+)
 
 __all__ = [
     "Payk",
@@ -47,11 +56,7 @@ def _fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def contacts(relay: Relay, people: tuple[Payk, Payk]) -> tuple[Payk, Payk]:
     """Alice and Bob, each with a profile on the relay, already contacts of each other."""
-    alice, bob = people
-    alice.init("Alice", [relay.address])
-    bob.init("Bob", [relay.address])
-    connect(alice, bob)
-    return alice, bob
+    return contacts_on(relay, people)
 
 
 def keys(text: str) -> list[str]:
